@@ -1,0 +1,500 @@
+/*
+ * config.c - the configuration table and its interpreter.
+ *
+ * Design: every option is one row of cfg_table[] (env name, flag, type,
+ * bounds, default, help, secret, daemon).  Parsing, --help and
+ * --check-config walk the same table, so an option cannot be documented in
+ * one place and forgotten in another.  Numbers are parsed whole with bounds
+ * (no atoi: "5s" is an error, not 5).  Values of secret rows are never
+ * printed, not even in error messages.
+ */
+#include "config.h"
+
+#include "log.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum cfg_type { T_STR, T_LONG, T_LEVEL, T_FORMAT, T_WEATHER, T_MUSIC };
+
+struct cfg_row {
+    const char *env;
+    const char *flag;
+    enum cfg_type type;
+    size_t off;
+    long min, max;
+    const char *def;
+    int who;
+    int secret;
+    const char *help;
+};
+
+#define OFF(field) offsetof(struct config, field)
+
+static const struct cfg_row cfg_table[] = {
+    {"AMQP_URL", "amqp-url", T_STR, OFF(amqp_url), 0, 0,
+     "amqp://guest:guest@localhost:5672/", CFG_BOTH, 1,
+     "broker URL; a comma-separated list fails over between nodes"},
+    {"LOG_LEVEL", "log-level", T_LEVEL, OFF(log_level), 0, 0, "info",
+     CFG_BOTH, 0, "debug, info, warn or error"},
+    {"LOG_FORMAT", "log-format", T_FORMAT, OFF(log_json), 0, 0, "text",
+     CFG_BOTH, 0, "text, or json for one JSON object per line"},
+    {"GATEWAY_ADDR", "gateway-addr", T_STR, OFF(gateway_addr), 0, 0,
+     "0.0.0.0", CFG_GATEWAY, 0, "HTTP listen address (IPv4)"},
+    {"GATEWAY_PORT", "gateway-port", T_LONG, OFF(gateway_port), 1, 65535,
+     "5000", CFG_GATEWAY, 0, "HTTP listen port"},
+    {"RPC_TIMEOUT_MS", "rpc-timeout-ms", T_LONG, OFF(rpc_timeout_ms), 10,
+     600000, "5000", CFG_GATEWAY, 0, "answer 504 after this long"},
+    {"HTTP_MAX_CONNECTIONS", "http-max-connections", T_LONG,
+     OFF(http_max_connections), 16, 1000000, "10000", CFG_GATEWAY, 0,
+     "concurrent HTTP connections accepted"},
+    {"HTTP_MAX_PER_IP", "http-max-per-ip", T_LONG, OFF(http_max_per_ip), 0,
+     1000000, "0", CFG_GATEWAY, 0,
+     "concurrent connections per client address (0 = no limit)"},
+    {"HTTP_IDLE_TIMEOUT_S", "http-idle-timeout-s", T_LONG,
+     OFF(http_idle_timeout_s), 1, 3600, "30", CFG_GATEWAY, 0,
+     "close an idle HTTP connection after this many seconds"},
+    {"DRAIN_TIMEOUT_MS", "drain-timeout-ms", T_LONG, OFF(drain_timeout_ms),
+     0, 600000, "10000", CFG_BOTH, 0,
+     "on SIGTERM, wait this long for calls in flight"},
+    {"WORKER_CONCURRENCY", "worker-concurrency", T_LONG,
+     OFF(worker_concurrency), 1, 1024, "16", CFG_WORKER, 0,
+     "RPC calls one worker process serves at once"},
+    {"METRICS_PORT", "metrics-port", T_LONG, OFF(metrics_port), 0, 65535,
+     "0", CFG_WORKER, 0, "worker /metrics port on 127.0.0.1 (0 = off)"},
+    {"WEATHER_PROVIDER", "weather-provider", T_WEATHER,
+     OFF(weather_provider), 0, 0, "auto", CFG_WORKER, 0,
+     "openweathermap, open-meteo or auto"},
+    {"OPENWEATHER_API_KEY", "openweather-api-key", T_STR,
+     OFF(openweather_api_key), 0, 0, "", CFG_WORKER, 1,
+     "OpenWeatherMap API key"},
+    {"OPENWEATHER_URL", "openweather-url", T_STR, OFF(openweather_url), 0, 0,
+     "https://api.openweathermap.org", CFG_WORKER, 0,
+     "OpenWeatherMap base URL"},
+    {"OPEN_METEO_URL", "open-meteo-url", T_STR, OFF(open_meteo_url), 0, 0,
+     "https://api.open-meteo.com", CFG_WORKER, 0, "Open-Meteo forecast URL"},
+    {"OPEN_METEO_GEOCODING_URL", "open-meteo-geocoding-url", T_STR,
+     OFF(open_meteo_geocoding_url), 0, 0,
+     "https://geocoding-api.open-meteo.com", CFG_WORKER, 0,
+     "Open-Meteo geocoding URL"},
+    {"MUSIC_PROVIDER", "music-provider", T_MUSIC, OFF(music_provider), 0, 0,
+     "auto", CFG_WORKER, 0, "spotify, catalog or auto"},
+    {"SPOTIFY_CLIENT_ID", "spotify-client-id", T_STR,
+     OFF(spotify_client_id), 0, 0, "", CFG_WORKER, 1, "Spotify client id"},
+    {"SPOTIFY_CLIENT_SECRET", "spotify-client-secret", T_STR,
+     OFF(spotify_client_secret), 0, 0, "", CFG_WORKER, 1,
+     "Spotify client secret"},
+    {"SPOTIFY_API_URL", "spotify-api-url", T_STR, OFF(spotify_api_url), 0, 0,
+     "https://api.spotify.com", CFG_WORKER, 0, "Spotify Web API URL"},
+    {"SPOTIFY_ACCOUNTS_URL", "spotify-accounts-url", T_STR,
+     OFF(spotify_accounts_url), 0, 0, "https://accounts.spotify.com",
+     CFG_WORKER, 0, "Spotify accounts (token) URL"},
+    {"PLAYLIST_SIZE", "playlist-size", T_LONG, OFF(playlist_size), 1, 50,
+     "10", CFG_WORKER, 0, "tracks per answer"},
+    {"WEATHER_CACHE_TTL_S", "weather-cache-ttl-s", T_LONG,
+     OFF(weather_cache_ttl_s), 0, 86400, "600", CFG_WORKER, 0,
+     "weather cache lifetime (0 disables)"},
+    {"UPSTREAM_TIMEOUT_MS", "upstream-timeout-ms", T_LONG,
+     OFF(upstream_timeout_ms), 10, 600000, "3000", CFG_WORKER, 0,
+     "timeout of one upstream HTTP call"},
+    {"UPSTREAM_RETRIES", "upstream-retries", T_LONG, OFF(upstream_retries),
+     0, 10, "2", CFG_WORKER, 0,
+     "retries of an upstream call on timeout or 5xx"},
+    {"WORKER_ID", "worker-id", T_STR, OFF(worker_id), 0, 0, "", CFG_WORKER,
+     0, "name in replies' \"worker\" field (default host:pid)"},
+};
+
+#define CFG_NROWS (sizeof(cfg_table) / sizeof(cfg_table[0]))
+
+static const char *const weather_names[] = {"auto", "openweathermap",
+                                            "open-meteo"};
+static const char *const music_names[] = {"auto", "spotify", "catalog"};
+
+static int name_index(const char *const *names, size_t n, const char *s)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (strcmp(names[i], s) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Copies at most 100 bytes of s into buf, control bytes as \xNN, so a bad
+ * value cannot break the "one line on stderr" promise. */
+static void escape_value(char *buf, size_t cap, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0, i;
+
+    for (i = 0; s[i] != '\0' && i < 100 && o + 5 < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f) {
+            buf[o++] = '\\';
+            buf[o++] = 'x';
+            buf[o++] = hex[c >> 4];
+            buf[o++] = hex[c & 15];
+        } else {
+            buf[o++] = (char)c;
+        }
+    }
+    buf[o] = '\0';
+}
+
+/* Reports a bad value; secrets are named but never echoed. */
+static void cfg_bad(const struct cfg_row *r, const char *val, const char *why)
+{
+    char shown[420];
+
+    if (r->secret) {
+        fprintf(stderr, "config: %s: %s\n", r->env, why);
+        return;
+    }
+    escape_value(shown, sizeof(shown), val);
+    fprintf(stderr, "config: %s=\"%s\": %s\n", r->env, shown, why);
+}
+
+/* An optional '-' then digits, nothing else: strtol alone would skip
+ * leading white space (" 5", "\t5") and accept "+5". */
+static int parse_long(const char *s, long min, long max, long *out)
+{
+    const char *d = s[0] == '-' ? s + 1 : s;
+    char *end = NULL;
+    long v;
+
+    if (*d < '0' || *d > '9')
+        return -1;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int cfg_set(struct config *cfg, const struct cfg_row *r,
+                   const char *val)
+{
+    char *base = (char *)cfg;
+    char **sp = (char **)(void *)(base + r->off);
+    long *lp = (long *)(void *)(base + r->off);
+    int *ip = (int *)(void *)(base + r->off);
+    char why[96];
+    int i;
+
+    switch (r->type) {
+    case T_STR:
+        if (strlen(val) > 4096) {
+            cfg_bad(r, val, "longer than 4096 bytes");
+            return -1;
+        }
+        free(*sp);
+        *sp = strdup(val);
+        if (*sp == NULL)
+            abort();
+        return 0;
+    case T_LONG:
+        if (parse_long(val, r->min, r->max, lp) < 0) {
+            snprintf(why, sizeof(why), "want an integer in %ld..%ld", r->min,
+                     r->max);
+            cfg_bad(r, val, why);
+            return -1;
+        }
+        return 0;
+    case T_LEVEL:
+        if ((i = log_level_parse(val)) < 0) {
+            cfg_bad(r, val, "want debug, info, warn or error");
+            return -1;
+        }
+        *ip = i;
+        return 0;
+    case T_FORMAT:
+        if (strcmp(val, "text") != 0 && strcmp(val, "json") != 0) {
+            cfg_bad(r, val, "want text or json");
+            return -1;
+        }
+        *ip = strcmp(val, "json") == 0;
+        return 0;
+    case T_WEATHER:
+        if ((i = name_index(weather_names, 3, val)) < 0) {
+            cfg_bad(r, val, "want auto, openweathermap or open-meteo");
+            return -1;
+        }
+        *ip = i;
+        return 0;
+    case T_MUSIC:
+        if ((i = name_index(music_names, 3, val)) < 0) {
+            cfg_bad(r, val, "want auto, spotify or catalog");
+            return -1;
+        }
+        *ip = i;
+        return 0;
+    }
+    return -1;
+}
+
+static void cfg_help(int who, const char *prog)
+{
+    size_t i;
+
+    printf("usage: %s [--option value | --option=value]... [--help] "
+           "[--version] [--check-config]\n\n"
+           "Every option can also be set by its environment variable;\n"
+           "the command line wins.\n\n",
+           prog);
+    for (i = 0; i < CFG_NROWS; i++) {
+        const struct cfg_row *r = &cfg_table[i];
+        if (!(r->who & who))
+            continue;
+        printf("  --%-26s %s\n      %s", r->flag, r->env, r->help);
+        if (r->secret)
+            printf(" (secret; never printed)\n");
+        else if (r->def[0] != '\0')
+            printf(" (default: %s)\n", r->def);
+        else
+            printf("\n");
+    }
+}
+
+static void cfg_value(const struct config *cfg, const struct cfg_row *r,
+                      char *buf, size_t cap)
+{
+    const char *base = (const char *)cfg;
+    char *const *sp = (char *const *)(const void *)(base + r->off);
+    const long *lp = (const long *)(const void *)(base + r->off);
+    const int *ip = (const int *)(const void *)(base + r->off);
+    static const char *const levels[] = {"debug", "info", "warn", "error"};
+
+    switch (r->type) {
+    case T_STR:
+        if (r->secret && strcmp(r->env, "AMQP_URL") != 0)
+            snprintf(buf, cap, "%s", (*sp)[0] ? "(set)" : "(unset)");
+        else
+            snprintf(buf, cap, "%s", *sp);
+        break;
+    case T_LONG:
+        snprintf(buf, cap, "%ld", *lp);
+        break;
+    case T_LEVEL:
+        snprintf(buf, cap, "%s", levels[*ip & 3]);
+        break;
+    case T_FORMAT:
+        snprintf(buf, cap, "%s", *ip ? "json" : "text");
+        break;
+    case T_WEATHER:
+        snprintf(buf, cap, "%s", weather_names[*ip % 3]);
+        break;
+    case T_MUSIC:
+        snprintf(buf, cap, "%s", music_names[*ip % 3]);
+        break;
+    }
+}
+
+/*
+ * Masks the password of every URL in an AMQP_URL list in place.  The
+ * user-info ends at the last '@' before the next ',' (a password may hold
+ * an unescaped '@'; masking too much is better than too little), and a URL
+ * without "scheme://" is masked as well.
+ */
+void cfg_mask_url(char *buf)
+{
+    char *p = buf;
+
+    while (p != NULL && *p != '\0') {
+        char *end = strchr(p, ',');
+        char *scheme, *auth, *at = NULL, *colon, *q;
+        if (end == NULL)
+            end = p + strlen(p);
+        scheme = strstr(p, "://");
+        auth = scheme != NULL && scheme < end ? scheme + 3 : p;
+        for (q = auth; q < end; q++)
+            if (*q == '@')
+                at = q;
+        colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+        if (colon != NULL && at - colon > 1) {
+            size_t rest = (size_t)(end - at);
+            memmove(colon + 2, at, strlen(at) + 1);
+            colon[1] = '*';
+            end = colon + 2 + rest;
+        }
+        p = *end ? end + 1 : NULL;
+    }
+}
+
+void cfg_print(const struct config *cfg, int who, FILE *out)
+{
+    char buf[8192];
+    size_t i;
+
+    for (i = 0; i < CFG_NROWS; i++) {
+        const struct cfg_row *r = &cfg_table[i];
+        if (!(r->who & who))
+            continue;
+        cfg_value(cfg, r, buf, sizeof(buf));
+        if (strcmp(r->env, "AMQP_URL") == 0)
+            cfg_mask_url(buf);
+        fprintf(out, "%s=%s\n", r->env, buf);
+    }
+}
+
+static const struct cfg_row *find_flag(const char *flag, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < CFG_NROWS; i++)
+        if (strlen(cfg_table[i].flag) == len &&
+            strncmp(cfg_table[i].flag, flag, len) == 0)
+            return &cfg_table[i];
+    return NULL;
+}
+
+/* Is the name part of "--name[=value]" short and made of [a-z0-9-], so
+ * that it can be shown in an error without showing anything else? */
+static int flag_name_is_plain(const char *name, const char *eq)
+{
+    size_t n = eq ? (size_t)(eq - name) : strlen(name), i;
+
+    if (n == 0 || n > 40)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') ||
+              (name[i] >= '0' && name[i] <= '9') || name[i] == '-'))
+            return 0;
+    return 1;
+}
+
+/* Resolves "auto" providers and checks credentials (SPEC section 4). */
+static int cfg_resolve(struct config *cfg)
+{
+    int owm_key = cfg->openweather_api_key[0] != '\0';
+    int sp_keys = cfg->spotify_client_id[0] != '\0' &&
+                  cfg->spotify_client_secret[0] != '\0';
+
+    if (cfg->weather_provider == WEATHER_AUTO)
+        cfg->weather_provider = owm_key ? WEATHER_OWM : WEATHER_OPEN_METEO;
+    else if (cfg->weather_provider == WEATHER_OWM && !owm_key) {
+        fprintf(stderr, "config: WEATHER_PROVIDER=openweathermap needs "
+                        "OPENWEATHER_API_KEY\n");
+        return -1;
+    }
+    if (cfg->music_provider == MUSIC_AUTO)
+        cfg->music_provider = sp_keys ? MUSIC_SPOTIFY : MUSIC_CATALOG;
+    else if (cfg->music_provider == MUSIC_SPOTIFY && !sp_keys) {
+        fprintf(stderr, "config: MUSIC_PROVIDER=spotify needs "
+                        "SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET\n");
+        return -1;
+    }
+    if (cfg->worker_id[0] == '\0') {
+        char host[256], id[300];
+        if (gethostname(host, sizeof(host)) != 0)
+            snprintf(host, sizeof(host), "unknown");
+        host[sizeof(host) - 1] = '\0';
+        snprintf(id, sizeof(id), "%s:%d", host, (int)getpid());
+        free(cfg->worker_id);
+        cfg->worker_id = strdup(id);
+        if (cfg->worker_id == NULL)
+            abort();
+    }
+    return 0;
+}
+
+enum cfg_result cfg_load(struct config *cfg, int who, const char *prog,
+                         const char *version, int argc, char **argv)
+{
+    int check = 0;
+    size_t i;
+    int a;
+
+    memset(cfg, 0, sizeof(*cfg));
+    for (i = 0; i < CFG_NROWS; i++)
+        if (cfg_set(cfg, &cfg_table[i], cfg_table[i].def) < 0)
+            abort(); /* a bad default is a bug in the table */
+
+    for (i = 0; i < CFG_NROWS; i++) {
+        const char *v;
+        if (!(cfg_table[i].who & who))
+            continue;
+        v = getenv(cfg_table[i].env);
+        if (v != NULL && cfg_set(cfg, &cfg_table[i], v) < 0)
+            return CFG_ERROR;
+    }
+
+    for (a = 1; a < argc; a++) {
+        const char *arg = argv[a], *val, *eq;
+        const struct cfg_row *r;
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            cfg_help(who, prog);
+            return CFG_EXIT;
+        }
+        if (strcmp(arg, "--version") == 0) {
+            printf("%s %s\n", prog, version);
+            return CFG_EXIT;
+        }
+        if (strcmp(arg, "--check-config") == 0) {
+            check = 1;
+            continue;
+        }
+        /* Neither message quotes the argument: it may be a secret (a
+         * worker-only --spotify-client-secret=... given to the gateway, or
+         * the value after a mistyped flag). */
+        if (strncmp(arg, "--", 2) != 0) {
+            fprintf(stderr, "config: unexpected argument #%d, not an "
+                            "--option (see --help)\n",
+                    a);
+            return CFG_ERROR;
+        }
+        eq = strchr(arg + 2, '=');
+        r = find_flag(arg + 2, eq ? (size_t)(eq - arg - 2) : strlen(arg + 2));
+        if (r == NULL || !(r->who & who)) {
+            if (r != NULL)
+                fprintf(stderr, "config: option --%s does not apply to %s "
+                                "(see --help)\n",
+                        r->flag, prog);
+            else if (flag_name_is_plain(arg + 2, eq))
+                fprintf(stderr, "config: unknown option --%.*s (see --help)\n",
+                        (int)(eq ? eq - arg - 2 : (long)strlen(arg + 2)),
+                        arg + 2);
+            else
+                fprintf(stderr, "config: unknown option #%d (see --help)\n",
+                        a);
+            return CFG_ERROR;
+        }
+        if (eq != NULL) {
+            val = eq + 1;
+        } else if (a + 1 < argc) {
+            val = argv[++a];
+        } else {
+            fprintf(stderr, "config: --%s needs a value\n", r->flag);
+            return CFG_ERROR;
+        }
+        if (cfg_set(cfg, r, val) < 0)
+            return CFG_ERROR;
+    }
+
+    if (cfg_resolve(cfg) < 0)
+        return CFG_ERROR;
+    if (check) {
+        cfg_print(cfg, who, stdout);
+        return CFG_EXIT;
+    }
+    return CFG_OK;
+}
+
+void cfg_free(struct config *cfg)
+{
+    size_t i;
+
+    if (cfg == NULL)
+        return;
+    for (i = 0; i < CFG_NROWS; i++) {
+        if (cfg_table[i].type == T_STR) {
+            char **sp = (char **)(void *)((char *)cfg + cfg_table[i].off);
+            free(*sp);
+            *sp = NULL;
+        }
+    }
+}

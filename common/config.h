@@ -1,0 +1,80 @@
+/*
+ * config.h - tempo's configuration: one declarative table (config.c) of
+ * environment variables, each with a --flag twin, a type, bounds, a default,
+ * a help line and a "secret" mark.  The table drives parsing, --help and
+ * --check-config; secrets are never printed.
+ *
+ * Precedence: default < environment < command line.
+ */
+#ifndef TEMPO_CONFIG_H
+#define TEMPO_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* Which daemon an option applies to (table column "who"). */
+enum { CFG_GATEWAY = 1, CFG_WORKER = 2, CFG_BOTH = 3 };
+
+enum cfg_provider_weather { WEATHER_AUTO = 0, WEATHER_OWM, WEATHER_OPEN_METEO };
+enum cfg_provider_music { MUSIC_AUTO = 0, MUSIC_SPOTIFY, MUSIC_CATALOG };
+
+/*
+ * The effective configuration.  Strings are owned by the struct (freed by
+ * cfg_free).  After cfg_load it is frozen: threads may read it freely.
+ */
+struct config {
+    char *amqp_url;
+    int log_level; /* enum log_level */
+    int log_json;
+    char *gateway_addr;
+    long gateway_port;
+    long rpc_timeout_ms;
+    long http_max_connections;
+    long http_max_per_ip;
+    long http_idle_timeout_s;
+    long drain_timeout_ms;
+    long worker_concurrency;
+    long metrics_port; /* 0 = off */
+    int weather_provider; /* resolved: never WEATHER_AUTO after cfg_load */
+    char *openweather_api_key;
+    char *openweather_url;
+    char *open_meteo_url;
+    char *open_meteo_geocoding_url;
+    int music_provider; /* resolved: never MUSIC_AUTO after cfg_load */
+    char *spotify_client_id;
+    char *spotify_client_secret;
+    char *spotify_api_url;
+    char *spotify_accounts_url;
+    long playlist_size;
+    long weather_cache_ttl_s;
+    long upstream_timeout_ms;
+    long upstream_retries;
+    char *worker_id; /* "<host>:<pid>" unless WORKER_ID is set */
+};
+
+enum cfg_result {
+    CFG_OK = 0,    /* run the daemon */
+    CFG_EXIT = 1,  /* --help, --version or --check-config printed: exit 0 */
+    CFG_ERROR = 2, /* one line already on stderr: exit 2 */
+};
+
+/*
+ * Fills cfg from defaults, then the environment (envp-style lookup through
+ * getenv), then argv.  `who` selects the options of one daemon; others are
+ * ignored in the environment and rejected on the command line.  `prog` and
+ * `version` are used by --help and --version.  On CFG_ERROR, exactly one line
+ * naming the option was written to stderr.  cfg must be freed with cfg_free
+ * whatever the result.
+ */
+enum cfg_result cfg_load(struct config *cfg, int who, const char *prog,
+                         const char *version, int argc, char **argv);
+
+void cfg_free(struct config *cfg);
+
+/* Writes the effective configuration, secrets masked, one per line. */
+void cfg_print(const struct config *cfg, int who, FILE *out);
+
+/* Replaces the password of each URL in a comma-separated list with "*". */
+void cfg_mask_url(char *buf);
+
+#endif

@@ -1,0 +1,635 @@
+/*
+ * nameko.c - Nameko RPC envelopes to and from JSON (see nameko.h).
+ *
+ * Encoding.  A Python Nameko peer serialises with kombu's json serializer,
+ * i.e. json.dumps() with its defaults: ", " and ": " separators,
+ * ensure_ascii (everything outside printable ASCII as \uXXXX in lower-case
+ * hex, astral characters as a surrogate pair), keys in insertion order,
+ * floats as repr() (the shortest text that reads back as the same double,
+ * always with a '.' or an exponent: 5.0, 12.4, 1e-05, 1e+16).  jansson's
+ * json_dumps cannot produce that format, so this file has its own small
+ * serialiser over jansson values.  It writes into a growable buffer with a
+ * hard cap of NAMEKO_MAX_BODY (what a peer accepts) and a depth limit of
+ * DUMP_MAX_DEPTH (which also ends a reference cycle); either limit makes
+ * the encoder return NULL rather than a partial body.  Invalid UTF-8 in C
+ * strings handed to the error encoder becomes U+FFFD instead of failing,
+ * so a worker can always report an error.
+ *
+ * Decoding.  Bodies are parsed by json_loadb with JSON_REJECT_DUPLICATES: a
+ * Python dict can never produce a duplicate key, so one in a body is either
+ * a bug or an attempt to make two parsers disagree about a value ("kwargs"
+ * twice).  NUL characters (\u0000) are rejected too (jansson's default),
+ * because the C code downstream treats strings as NUL-terminated.  Error
+ * messages describe the problem and its byte offset but never quote the
+ * body.  A malformed call is the caller's fault (TEMPO_EINVAL, answered
+ * with MalformedRequest); a malformed reply is the worker's fault
+ * (TEMPO_EINTERNAL, answered to the HTTP client with 500).
+ */
+#include "nameko.h"
+
+#include "errors.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DUMP_MAX_DEPTH 512
+
+/* --- growable buffer with a hard cap -------------------------------- */
+
+struct sbuf {
+    char *p;
+    size_t len, cap;
+    int failed; /* allocation failed or cap reached: result is NULL */
+};
+
+static void sb_add(struct sbuf *sb, const char *s, size_t n)
+{
+    if (sb->failed)
+        return;
+    if (n > NAMEKO_MAX_BODY - sb->len) { /* len + n + NUL > cap */
+        sb->failed = 1;
+        return;
+    }
+    if (sb->len + n + 1 > sb->cap) {
+        size_t cap = sb->cap != 0 ? sb->cap : 256;
+        char *np;
+        while (cap < sb->len + n + 1)
+            cap *= 2;
+        if (cap > NAMEKO_MAX_BODY + 1)
+            cap = NAMEKO_MAX_BODY + 1;
+        np = realloc(sb->p, cap);
+        if (np == NULL) {
+            sb->failed = 1;
+            return;
+        }
+        sb->p = np;
+        sb->cap = cap;
+    }
+    memcpy(sb->p + sb->len, s, n);
+    sb->len += n;
+    sb->p[sb->len] = '\0';
+}
+
+static void sb_str(struct sbuf *sb, const char *s)
+{
+    sb_add(sb, s, strlen(s));
+}
+
+/* Returns the NUL-terminated text (caller frees), or NULL on failure. */
+static char *sb_finish(struct sbuf *sb)
+{
+    if (sb->failed || sb->p == NULL) {
+        free(sb->p);
+        sb->p = NULL;
+        return NULL;
+    }
+    return sb->p;
+}
+
+/* --- serialiser ------------------------------------------------------ */
+
+/* One UTF-8 sequence; 0 if invalid (overlong, surrogate, > U+10FFFF,
+ * truncated, stray continuation byte). */
+static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
+{
+    uint32_t c = s[0], min;
+    size_t n, i;
+
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+        c &= 0x1f;
+        min = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        c &= 0x0f;
+        min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        c &= 0x07;
+        min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (len < n)
+        return 0;
+    for (i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        c = (c << 6) | (s[i] & 0x3f);
+    }
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return 0;
+    *cp = c;
+    return n;
+}
+
+static void dump_u16(struct sbuf *sb, uint32_t u)
+{
+    static const char hex[] = "0123456789abcdef";
+    char esc[6] = {'\\',
+                   'u',
+                   hex[(u >> 12) & 15],
+                   hex[(u >> 8) & 15],
+                   hex[(u >> 4) & 15],
+                   hex[u & 15]};
+
+    sb_add(sb, esc, sizeof(esc));
+}
+
+/* Python's two-character escapes (json.encoder ESCAPE_DCT), or NULL. */
+static const char *short_escape(unsigned char c)
+{
+    switch (c) {
+    case '"':
+        return "\\\"";
+    case '\\':
+        return "\\\\";
+    case '\n':
+        return "\\n";
+    case '\r':
+        return "\\r";
+    case '\t':
+        return "\\t";
+    case '\b':
+        return "\\b";
+    case '\f':
+        return "\\f";
+    default:
+        return NULL;
+    }
+}
+
+/* A JSON string the way json.dumps(ensure_ascii=True) writes it. */
+static void dump_string(struct sbuf *sb, const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    const char *esc;
+    size_t i = 0, run;
+
+    sb_add(sb, "\"", 1);
+    while (i < len && !sb->failed) {
+        uint32_t cp;
+        size_t n;
+
+        /* Copy printable ASCII in one go. */
+        for (run = i; run < len && s[run] >= 0x20 && s[run] <= 0x7e &&
+                      s[run] != '"' && s[run] != '\\';
+             run++)
+            ;
+        if (run > i) {
+            sb_add(sb, str + i, run - i);
+            i = run;
+            continue;
+        }
+        esc = short_escape(s[i]);
+        if (esc != NULL) {
+            sb_add(sb, esc, 2);
+            i++;
+            continue;
+        }
+        n = utf8_decode(s + i, len - i, &cp);
+        if (n == 0) {
+            cp = 0xfffd; /* invalid byte: replacement character */
+            n = 1;
+        }
+        if (cp >= 0x10000) {
+            cp -= 0x10000;
+            dump_u16(sb, 0xd800 | (cp >> 10));
+            dump_u16(sb, 0xdc00 | (cp & 0x3ff));
+        } else {
+            dump_u16(sb, cp);
+        }
+        i += n;
+    }
+    sb_add(sb, "\"", 1);
+}
+
+/*
+ * The shortest decimal that reads back as a (finite, > 0): digits (no
+ * trailing zeros) and decpt, with a = 0.DIGITS * 10^decpt.  For each
+ * precision, the correctly rounded candidate and its two neighbours in the
+ * last place are tried: next to a power of two the rounding interval is
+ * lopsided, and a neighbour can read back where the rounded value does not
+ * (Python's repr, i.e. David Gay's shortest mode, finds those too).
+ */
+static void shortest_digits(double a, char digits[24], int *decpt)
+{
+    static const int delta[3] = {0, -1, 1};
+    char num[48];
+    unsigned long long m = 0, best = 0;
+    int prec, exp10, q = 0, i, nd;
+
+    for (prec = 1; prec <= 17 && best == 0; prec++) {
+        const char *p = num;
+        int esign = 1;
+
+        snprintf(num, sizeof(num), "%.*e", prec - 1, a);
+        m = 0;
+        exp10 = 0;
+        for (; *p != 'e' && *p != '\0'; p++)
+            if (*p >= '0' && *p <= '9')
+                m = m * 10 + (unsigned long long)(*p - '0');
+        if (*p == 'e')
+            p++;
+        if (*p == '-' || *p == '+')
+            esign = *p++ == '-' ? -1 : 1;
+        for (; *p >= '0' && *p <= '9'; p++)
+            exp10 = exp10 * 10 + (*p - '0');
+        q = esign * exp10 - (prec - 1); /* a ~ m * 10^q */
+        for (i = 0; i < 3; i++) {
+            unsigned long long c = m + (unsigned long long)(long long)delta[i];
+            if (c == 0)
+                continue;
+            snprintf(num, sizeof(num), "%llue%d", c, q);
+            if (strtod(num, NULL) == a) {
+                best = c;
+                break;
+            }
+        }
+    }
+    if (best == 0) /* unreachable: 17 digits always read back */
+        best = m;
+    while (best % 10 == 0 && best > 0) {
+        best /= 10;
+        q++;
+    }
+    nd = snprintf(digits, 24, "%llu", best);
+    *decpt = nd + q;
+}
+
+/*
+ * A double as Python's repr(): the shortest digits that read back as the
+ * same value, in fixed notation when the decimal point falls within
+ * -3..16 digits of the start (always with a fractional part: 5.0), else
+ * as d[.ddd]e+XX (1e-05, 1.5e+16).
+ */
+static void dump_real(struct sbuf *sb, double v)
+{
+    char digits[24], out[48];
+    int nd, decpt, exp10, i, o = 0;
+
+    if (!isfinite(v)) { /* JSON has no NaN or Infinity */
+        sb->failed = 1;
+        return;
+    }
+    if (signbit(v)) {
+        out[o++] = '-';
+        v = -v;
+    }
+    if (v == 0) {
+        digits[0] = '0';
+        digits[1] = '\0';
+        decpt = 1;
+    } else {
+        shortest_digits(v, digits, &decpt);
+    }
+    nd = (int)strlen(digits);
+
+    if (decpt > 16 || decpt < -3) {
+        exp10 = decpt - 1;
+        out[o++] = digits[0];
+        if (nd > 1) {
+            out[o++] = '.';
+            for (i = 1; i < nd; i++)
+                out[o++] = digits[i];
+        }
+        o += snprintf(out + o, sizeof(out) - (size_t)o, "e%c%02d",
+                      exp10 < 0 ? '-' : '+', exp10 < 0 ? -exp10 : exp10);
+    } else if (decpt <= 0) {
+        out[o++] = '0';
+        out[o++] = '.';
+        for (i = 0; i < -decpt; i++)
+            out[o++] = '0';
+        for (i = 0; i < nd; i++)
+            out[o++] = digits[i];
+    } else if (decpt >= nd) {
+        for (i = 0; i < nd; i++)
+            out[o++] = digits[i];
+        for (; i < decpt; i++)
+            out[o++] = '0';
+        out[o++] = '.';
+        out[o++] = '0';
+    } else {
+        for (i = 0; i < nd; i++) {
+            if (i == decpt)
+                out[o++] = '.';
+            out[o++] = digits[i];
+        }
+    }
+    sb_add(sb, out, (size_t)o);
+}
+
+static void dump_value(struct sbuf *sb, const json_t *v, int depth)
+{
+    char num[32];
+    size_t i;
+    void *it;
+    int n;
+
+    if (sb->failed)
+        return;
+    if (v == NULL || depth > DUMP_MAX_DEPTH) {
+        sb->failed = 1;
+        return;
+    }
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        sb_add(sb, "{", 1);
+        /* jansson iterates objects in insertion order. */
+        it = json_object_iter((json_t *)v);
+        for (i = 0; it != NULL && !sb->failed; i++) {
+            if (i > 0)
+                sb_add(sb, ", ", 2);
+            dump_string(sb, json_object_iter_key(it),
+                        json_object_iter_key_len(it));
+            sb_add(sb, ": ", 2);
+            dump_value(sb, json_object_iter_value(it), depth + 1);
+            it = json_object_iter_next((json_t *)v, it);
+        }
+        sb_add(sb, "}", 1);
+        break;
+    case JSON_ARRAY:
+        sb_add(sb, "[", 1);
+        for (i = 0; i < json_array_size(v) && !sb->failed; i++) {
+            if (i > 0)
+                sb_add(sb, ", ", 2);
+            dump_value(sb, json_array_get(v, i), depth + 1);
+        }
+        sb_add(sb, "]", 1);
+        break;
+    case JSON_STRING:
+        dump_string(sb, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        n = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+                     json_integer_value(v));
+        sb_add(sb, num, (size_t)n);
+        break;
+    case JSON_REAL:
+        dump_real(sb, json_real_value(v));
+        break;
+    case JSON_TRUE:
+        sb_add(sb, "true", 4);
+        break;
+    case JSON_FALSE:
+        sb_add(sb, "false", 5);
+        break;
+    case JSON_NULL:
+        sb_add(sb, "null", 4);
+        break;
+    default:
+        sb->failed = 1;
+        break;
+    }
+}
+
+char *nameko_dumps(const json_t *value)
+{
+    struct sbuf sb = {NULL, 0, 0, 0};
+
+    dump_value(&sb, value, 0);
+    return sb_finish(&sb);
+}
+
+char *nameko_call_encode(const json_t *kwargs)
+{
+    struct sbuf sb = {NULL, 0, 0, 0};
+
+    if (!json_is_object(kwargs))
+        return NULL;
+    sb_str(&sb, "{\"args\": [], \"kwargs\": ");
+    dump_value(&sb, kwargs, 1);
+    sb_str(&sb, "}");
+    return sb_finish(&sb);
+}
+
+char *nameko_reply_encode_result(const json_t *result)
+{
+    struct sbuf sb = {NULL, 0, 0, 0};
+
+    if (result == NULL)
+        return NULL;
+    sb_str(&sb, "{\"result\": ");
+    dump_value(&sb, result, 1);
+    sb_str(&sb, ", \"error\": null}");
+    return sb_finish(&sb);
+}
+
+char *nameko_reply_encode_error(const char *exc_type, const char *exc_path,
+                                const json_t *exc_args, const char *value)
+{
+    struct sbuf sb = {NULL, 0, 0, 0};
+
+    if (exc_type == NULL || exc_path == NULL ||
+        (exc_args != NULL && !json_is_array(exc_args)))
+        return NULL;
+    if (value == NULL)
+        value = "";
+    sb_str(&sb, "{\"result\": null, \"error\": {\"exc_type\": ");
+    dump_string(&sb, exc_type, strlen(exc_type));
+    sb_str(&sb, ", \"exc_path\": ");
+    dump_string(&sb, exc_path, strlen(exc_path));
+    sb_str(&sb, ", \"exc_args\": ");
+    if (exc_args != NULL)
+        dump_value(&sb, exc_args, 2);
+    else
+        sb_str(&sb, "[]");
+    sb_str(&sb, ", \"value\": ");
+    dump_string(&sb, value, strlen(value));
+    sb_str(&sb, "}}");
+    return sb_finish(&sb);
+}
+
+/* --- decoders -------------------------------------------------------- */
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* A fixed description of a parse error: jansson's own text quotes the
+ * input ("near '...'"), which must not travel back in a message. */
+static const char *parse_problem(const json_error_t *je)
+{
+    switch (json_error_code(je)) {
+    case json_error_out_of_memory:
+        return "out of memory";
+    case json_error_stack_overflow:
+        return "nested too deeply";
+    case json_error_invalid_utf8:
+        return "invalid UTF-8";
+    case json_error_premature_end_of_input:
+        return "truncated";
+    case json_error_end_of_input_expected:
+        return "garbage after the JSON value";
+    case json_error_null_character:
+    case json_error_null_byte_in_key:
+        return "NUL character";
+    case json_error_duplicate_key:
+        return "duplicate object key";
+    case json_error_numeric_overflow:
+        return "number out of range";
+    case json_error_invalid_syntax:
+    default:
+        return "syntax error";
+    }
+}
+
+/* Parses an envelope that must be a JSON object.  `what` is "call" or
+ * "reply" in messages. */
+static json_t *load_object(const void *body, size_t len, const char *what,
+                           char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *root;
+
+    if (body == NULL || len == 0) {
+        set_err(err, errlen, "%s body is empty", what);
+        return NULL;
+    }
+    if (len > NAMEKO_MAX_BODY) {
+        set_err(err, errlen, "%s body is larger than %d bytes", what,
+                NAMEKO_MAX_BODY);
+        return NULL;
+    }
+    root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    if (root == NULL) {
+        set_err(err, errlen, "%s body is not valid JSON: %s (at byte %d)", what,
+                parse_problem(&je), je.position);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        set_err(err, errlen, "%s body is not a JSON object", what);
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+int nameko_call_decode(const void *body, size_t len, struct nameko_call *call,
+                       char *err, size_t errlen)
+{
+    json_t *root, *args, *kwargs;
+    int rc = TEMPO_EINVAL;
+
+    root = load_object(body, len, "call", err, errlen);
+    if (root == NULL)
+        return TEMPO_EINVAL;
+    args = json_object_get(root, "args");
+    kwargs = json_object_get(root, "kwargs");
+    if (args == NULL || kwargs == NULL) {
+        set_err(err, errlen, "call body has no \"%s\"",
+                args == NULL ? "args" : "kwargs");
+        goto out;
+    }
+    if (!json_is_array(args)) {
+        set_err(err, errlen, "call \"args\" is not an array");
+        goto out;
+    }
+    if (!json_is_object(kwargs)) {
+        set_err(err, errlen, "call \"kwargs\" is not an object");
+        goto out;
+    }
+    call->args = json_incref(args);
+    call->kwargs = json_incref(kwargs);
+    rc = 0;
+out:
+    json_decref(root);
+    return rc;
+}
+
+/* Copies at most cap-1 bytes of s, never cutting a UTF-8 sequence. */
+static void copy_trunc(char *dst, size_t cap, const char *s, size_t len)
+{
+    if (len >= cap) {
+        len = cap - 1;
+        while (len > 0 && ((unsigned char)s[len] & 0xc0) == 0x80)
+            len--;
+    }
+    memcpy(dst, s, len);
+    dst[len] = '\0';
+}
+
+int nameko_reply_decode(const void *body, size_t len,
+                        struct nameko_reply *reply, char *err, size_t errlen)
+{
+    json_t *root, *result, *error, *exc_type, *value;
+    int rc = TEMPO_EINTERNAL;
+
+    root = load_object(body, len, "reply", err, errlen);
+    if (root == NULL)
+        return TEMPO_EINTERNAL;
+    result = json_object_get(root, "result");
+    error = json_object_get(root, "error");
+    if (result == NULL || error == NULL) {
+        set_err(err, errlen, "reply body has no \"%s\"",
+                result == NULL ? "result" : "error");
+        goto out;
+    }
+    if (!json_is_null(error)) {
+        /* Nameko's proxy looks at "error" first; so do we. */
+        if (!json_is_object(error)) {
+            set_err(err, errlen, "reply \"error\" is not an object");
+            goto out;
+        }
+        exc_type = json_object_get(error, "exc_type");
+        if (!json_is_string(exc_type) || json_string_length(exc_type) == 0) {
+            set_err(err, errlen, "reply error has no \"exc_type\" string");
+            goto out;
+        }
+        reply->result = NULL;
+        copy_trunc(reply->exc_type, sizeof(reply->exc_type),
+                   json_string_value(exc_type), json_string_length(exc_type));
+        /* "value" is str(exc) in Nameko; tolerate its absence. */
+        value = json_object_get(error, "value");
+        if (json_is_string(value))
+            copy_trunc(reply->value, sizeof(reply->value),
+                       json_string_value(value), json_string_length(value));
+        else
+            reply->value[0] = '\0';
+        rc = 0;
+        goto out;
+    }
+    if (json_is_null(result)) {
+        set_err(err, errlen, "reply has neither a result nor an error");
+        goto out;
+    }
+    if (!json_is_object(result)) {
+        set_err(err, errlen, "reply \"result\" is not an object");
+        goto out;
+    }
+    reply->result = json_incref(result);
+    reply->exc_type[0] = '\0';
+    reply->value[0] = '\0';
+    rc = 0;
+out:
+    json_decref(root);
+    return rc;
+}
+
+void nameko_reply_clear(struct nameko_reply *reply)
+{
+    if (reply == NULL)
+        return;
+    json_decref(reply->result);
+    reply->result = NULL;
+    reply->exc_type[0] = '\0';
+    reply->value[0] = '\0';
+}

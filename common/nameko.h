@@ -1,0 +1,91 @@
+/*
+ * nameko.h - Nameko RPC envelopes to and from JSON (SPEC section 3).  Pure:
+ * no sockets, no clocks, no logging.  Hostile input gets a negative
+ * tempo_err and a message in the caller's buffer, never a crash.
+ *
+ * Bodies are produced the way Python's json.dumps does by default
+ * (separators ", " and ": ", non-ASCII escaped as \uXXXX), so they are
+ * byte-identical to what a Python Nameko peer sends.  Encoders return NULL
+ * rather than a body over NAMEKO_MAX_BODY bytes.  Decoders reject duplicate
+ * object keys and \u0000 in strings (no Python peer sends either).
+ */
+#ifndef TEMPO_NAMEKO_H
+#define TEMPO_NAMEKO_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* Largest call or reply body either side accepts. */
+#define NAMEKO_MAX_BODY (1024 * 1024)
+
+/*
+ * Nameko's own protocol error types.  Their exc_path is
+ * "nameko.exceptions.<type>", so a Python client re-raises them as its own.
+ */
+#define NAMEKO_METHOD_NOT_FOUND "MethodNotFound"
+#define NAMEKO_MALFORMED_REQUEST "MalformedRequest"
+#define NAMEKO_INCORRECT_SIGNATURE "IncorrectSignature"
+
+/* A decoded call.  args and kwargs are new references (json_decref both). */
+struct nameko_call {
+    json_t *args;   /* array */
+    json_t *kwargs; /* object */
+};
+
+/*
+ * Decodes a call body `{"args": [...], "kwargs": {...}}`.  Returns 0 and
+ * fills *call, or a negative tempo_err (body not JSON, not an object, args
+ * not an array or kwargs not an object, over NAMEKO_MAX_BODY): TEMPO_EINVAL
+ * with a message in err.  Such a call is answered with
+ * NAMEKO_MALFORMED_REQUEST.
+ */
+int nameko_call_decode(const void *body, size_t len, struct nameko_call *call,
+                       char *err, size_t errlen);
+
+/*
+ * Encodes a call body from kwargs (borrowed) and empty args.  Returns a new
+ * malloc'd NUL-terminated string (free with free()), or NULL on failure.
+ */
+char *nameko_call_encode(const json_t *kwargs);
+
+/*
+ * Encodes a success reply `{"result": <result>, "error": null}`.  result is
+ * borrowed.  Returns a new malloc'd string or NULL.
+ */
+char *nameko_reply_encode_result(const json_t *result);
+
+/*
+ * Encodes an error reply `{"result": null, "error": {"exc_type": ...,
+ * "exc_path": ..., "exc_args": [...], "value": ...}}`.  exc_args is
+ * borrowed and may be NULL (then []).  Returns a new malloc'd string or NULL.
+ */
+char *nameko_reply_encode_error(const char *exc_type, const char *exc_path,
+                                const json_t *exc_args, const char *value);
+
+/* A decoded reply.  Exactly one of result / exc_type is set. */
+struct nameko_reply {
+    json_t *result;      /* new reference, or NULL on error replies */
+    char exc_type[64];   /* "" on success */
+    char value[512];     /* error's "value" (truncated), "" on success */
+};
+
+/*
+ * Decodes a reply body.  Returns 0 (check reply->result) or
+ * TEMPO_EINTERNAL when the body is not a Nameko reply at all (the worker's
+ * fault, not the client's).  A successful reply with a null result, or a
+ * result that is not an object, is malformed; so is an error without a
+ * non-empty string exc_type.  reply is written only on success.
+ */
+int nameko_reply_decode(const void *body, size_t len,
+                        struct nameko_reply *reply, char *err, size_t errlen);
+
+/* Releases what nameko_reply_decode allocated.  NULL is a no-op. */
+void nameko_reply_clear(struct nameko_reply *reply);
+
+/*
+ * Serialises a JSON value as Python's json.dumps would (", " and ": ",
+ * ensure_ascii).  Returns a new malloc'd string or NULL.
+ */
+char *nameko_dumps(const json_t *value);
+
+#endif

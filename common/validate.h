@@ -1,0 +1,38 @@
+/*
+ * validate.h - the argument rules of SPEC section 2, shared by the gateway
+ * (HTTP query) and the worker (RPC kwargs, which may come from any Nameko
+ * client).  Pure.  Each returns 0 or TEMPO_EINVAL with a client-safe message
+ * in err (never echoing more than a short, escaped prefix of the input),
+ * except validate_request_id, a predicate.  err may be NULL.
+ */
+#ifndef TEMPO_VALIDATE_H
+#define TEMPO_VALIDATE_H
+
+#include <stddef.h>
+
+#define VALIDATE_CITY_MAX 200
+
+/* 1..200 bytes of valid UTF-8 (no overlongs, no surrogates), no control
+ * characters (C0, DEL, C1), no NUL, not only whitespace. */
+int validate_city(const char *s, size_t len, char *err, size_t errlen);
+
+/* Exactly two ASCII letters (ISO 3166-1 alpha-2 form); out gets them
+ * upper-cased and NUL-terminated (3 bytes). */
+int validate_country(const char *s, size_t len, char out[3], char *err,
+                     size_t errlen);
+
+/* Parses a plain decimal ("-12.5", "51", "0.1275"; no exponent, hex, inf,
+ * nan, spaces or leading '+'; at most 32 bytes) within [min, max]. `what`
+ * names the argument in the message ("lat"). */
+int validate_coord(const char *s, size_t len, double min, double max,
+                   const char *what, double *out, char *err, size_t errlen);
+
+/* Range check for a coordinate that arrived as a JSON number. */
+int validate_coord_value(double v, double min, double max, const char *what,
+                         char *err, size_t errlen);
+
+/* 1..128 characters of [A-Za-z0-9._:-] (SPEC section 2 X-Request-Id)?
+ * Returns 1 if so, 0 if not (NULL included). */
+int validate_request_id(const char *s);
+
+#endif

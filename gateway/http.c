@@ -1,0 +1,418 @@
+/*
+ * http.c - see http.h.
+ *
+ * Request life cycle: libmicrohttpd calls access_handler with *con_cls NULL
+ * for a new request; we allocate a struct http_req, route it through the
+ * const route table and either answer at once, or (GET /weather with valid
+ * arguments) suspend the connection and submit an RPC.  The RPC client's
+ * thread calls rpc_done(), which resumes the connection; libmicrohttpd then
+ * calls access_handler again, and we queue the stored answer.  The request
+ * is freed in request_completed(), which also records its metrics.
+ *
+ * Every error answer goes through reply_error(), which builds the SPEC
+ * section 2 JSON and counts the code.
+ */
+#include "http.h"
+
+#include "amqp_conn.h"
+#include "config.h"
+#include "errors.h"
+#include "log.h"
+#include "metrics.h"
+#include "nameko.h"
+#include "query.h"
+#include "rpc_client.h"
+#include "validate.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_QUERY_ARGS 32
+
+struct http_server {
+    const struct config *cfg;
+    struct MHD_Daemon *daemon;
+    struct rpc_client *rpc;
+    atomic_long active; /* requests between first call and completion */
+};
+
+enum req_state { REQ_NEW = 0, REQ_WAITING, REQ_DONE };
+
+struct http_req {
+    struct rpc_req rpc; /* first member: rpc_done casts back */
+    struct http_server *srv;
+    struct MHD_Connection *conn;
+    enum req_state state;
+    enum metrics_route route;
+    int status;
+    struct timespec start;
+};
+
+struct route {
+    const char *path;
+    enum metrics_route metric;
+    enum MHD_Result (*handler)(struct http_req *r);
+};
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t0->tv_sec) +
+           (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Queues body (taken over: freed by libmicrohttpd) with our headers. */
+static enum MHD_Result send_body(struct http_req *r, int status, char *body,
+                                 size_t len, const char *ctype)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+
+    resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", ctype);
+    MHD_add_response_header(resp, "X-Request-Id", r->rpc.request_id);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+        MHD_add_response_header(resp, "Allow", "GET, HEAD");
+    r->status = status;
+    ret = MHD_queue_response(r->conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static enum MHD_Result send_json(struct http_req *r, int status,
+                                 json_t *value)
+{
+    char *body = json_dumps(value, JSON_COMPACT);
+
+    json_decref(value);
+    if (body == NULL)
+        return MHD_NO;
+    return send_body(r, status, body, strlen(body), "application/json");
+}
+
+/* The one error answer: {"error": {"status", "code", "message"}}. */
+static enum MHD_Result reply_error(struct http_req *r, int err,
+                                   const char *message)
+{
+    int status = tempo_err_http_status(err);
+    const char *code = tempo_err_code(err);
+
+    metrics_error_code(code);
+    if (status >= 500)
+        log_info("%s -> %d %s: %s", "GET /weather", status, code, message);
+    return send_json(r, status,
+                     json_pack("{s:{s:i,s:s,s:s}}", "error", "status", status,
+                               "code", code, "message", message));
+}
+
+/* ---- routes --------------------------------------------------------------- */
+
+struct arg_collect {
+    struct query_arg args[MAX_QUERY_ARGS];
+    size_t n;
+    int overflow;
+};
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind,
+                                   const char *key, size_t key_size,
+                                   const char *value, size_t value_size)
+{
+    struct arg_collect *ac = cls;
+
+    (void)kind;
+    (void)key_size;
+    if (ac->n == MAX_QUERY_ARGS) {
+        ac->overflow = 1;
+        return MHD_NO;
+    }
+    ac->args[ac->n].key = key;
+    ac->args[ac->n].value = value;
+    ac->args[ac->n].value_len = value ? value_size : 0;
+    ac->n++;
+    return MHD_YES;
+}
+
+static enum MHD_Result route_weather(struct http_req *r)
+{
+    struct arg_collect ac;
+    json_t *kwargs = NULL;
+    char err[256];
+    int rc;
+
+    memset(&ac, 0, sizeof(ac));
+    MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg,
+                                &ac);
+    if (ac.overflow)
+        return reply_error(r, TEMPO_EINVAL, "too many query arguments");
+    rc = query_parse(ac.args, ac.n, &kwargs, err, sizeof(err));
+    if (rc < 0)
+        return reply_error(r, rc, err);
+    r->rpc.body = nameko_call_encode(kwargs);
+    json_decref(kwargs);
+    if (r->rpc.body == NULL)
+        return reply_error(r, TEMPO_EINTERNAL, "out of memory");
+    r->rpc.body_len = strlen(r->rpc.body);
+    r->rpc.method = "get_playlist";
+    r->rpc.data = r;
+
+    /* Suspend first: the RPC thread may resume us before submit returns. */
+    r->state = REQ_WAITING;
+    MHD_suspend_connection(r->conn);
+    rc = rpc_client_submit(r->srv->rpc, &r->rpc);
+    if (rc < 0) {
+        r->state = REQ_DONE;
+        r->rpc.err = rc;
+        MHD_resume_connection(r->conn);
+    }
+    return MHD_YES;
+}
+
+static enum MHD_Result route_healthz(struct http_req *r)
+{
+    return send_json(r, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static enum MHD_Result route_readyz(struct http_req *r)
+{
+    int ready = rpc_client_ready(r->srv->rpc);
+
+    return send_json(r, ready ? 200 : 503,
+                     json_pack("{s:s,s:b}", "status",
+                               ready ? "ready" : "unavailable", "broker",
+                               ready));
+}
+
+static enum MHD_Result route_metrics(struct http_req *r)
+{
+    size_t len = 0;
+    char *text = metrics_render(rpc_client_inflight(r->srv->rpc),
+                                rpc_client_ready(r->srv->rpc), &len);
+
+    if (text == NULL)
+        return reply_error(r, TEMPO_EINTERNAL, "metrics unavailable");
+    return send_body(r, 200, text, len, "text/plain; version=0.0.4");
+}
+
+static const struct route routes[] = {
+    {"/weather", ROUTE_WEATHER, route_weather},
+    {"/healthz", ROUTE_HEALTHZ, route_healthz},
+    {"/readyz", ROUTE_READYZ, route_readyz},
+    {"/metrics", ROUTE_METRICS, route_metrics},
+};
+
+/* ---- libmicrohttpd callbacks ---------------------------------------------- */
+
+static enum MHD_Result finish_rpc(struct http_req *r)
+{
+    if (r->rpc.err == 0) {
+        char *body = r->rpc.reply;
+        r->rpc.reply = NULL;
+        return send_body(r, 200, body, r->rpc.reply_len, "application/json");
+    }
+    return reply_error(r, r->rpc.err, r->rpc.message);
+}
+
+static void set_request_id(struct http_req *r, struct MHD_Connection *conn)
+{
+    const char *id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                 "X-Request-Id");
+
+    if (id != NULL && validate_request_id(id))
+        snprintf(r->rpc.request_id, sizeof(r->rpc.request_id), "%s", id);
+    else
+        amqp_conn_uuid4(r->rpc.request_id);
+}
+
+static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
+                                      const char *url, const char *method,
+                                      const char *version,
+                                      const char *upload_data,
+                                      size_t *upload_data_size, void **con_cls)
+{
+    struct http_server *srv = cls;
+    struct http_req *r = *con_cls;
+    enum MHD_Result ret;
+    size_t i;
+
+    (void)version;
+    (void)upload_data;
+    if (r != NULL) {
+        *upload_data_size = 0; /* bodies are ignored */
+        if (r->state == REQ_DONE) {
+            log_set_request_id(r->rpc.request_id);
+            ret = finish_rpc(r);
+            log_set_request_id(NULL);
+            return ret;
+        }
+        return MHD_YES; /* a request body, or a spurious call */
+    }
+
+    r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return MHD_NO;
+    r->srv = srv;
+    r->conn = conn;
+    r->route = ROUTE_OTHER;
+    clock_gettime(CLOCK_MONOTONIC, &r->start);
+    set_request_id(r, conn);
+    *con_cls = r;
+    atomic_fetch_add(&srv->active, 1);
+    log_set_request_id(r->rpc.request_id);
+
+    for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        if (strcmp(url, routes[i].path) == 0)
+            break;
+    if (i == sizeof(routes) / sizeof(routes[0])) {
+        ret = reply_error(r, TEMPO_ENOTFOUND, "no such endpoint");
+    } else {
+        r->route = routes[i].metric;
+        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+            ret = reply_error(r, TEMPO_EMETHOD, "only GET and HEAD are "
+                                                "allowed");
+        else
+            ret = routes[i].handler(r);
+    }
+    log_set_request_id(NULL);
+    return ret;
+}
+
+static void request_completed(void *cls, struct MHD_Connection *conn,
+                              void **con_cls,
+                              enum MHD_RequestTerminationCode toe)
+{
+    struct http_server *srv = cls;
+    struct http_req *r = *con_cls;
+
+    (void)conn;
+    if (r == NULL)
+        return;
+    if (r->status == 0 && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        r->status = 499; /* client went away before the answer */
+    metrics_request(r->route, r->status, seconds_since(&r->start));
+    if (r->route == ROUTE_WEATHER)
+        log_debug("request %s finished with %d in %.1f ms",
+                  r->rpc.request_id, r->status,
+                  seconds_since(&r->start) * 1e3);
+    free(r->rpc.body);
+    free(r->rpc.reply);
+    free(r);
+    *con_cls = NULL;
+    atomic_fetch_sub(&srv->active, 1);
+}
+
+/* Runs on the RPC client's thread. */
+static void rpc_done(struct rpc_req *req, void *ud)
+{
+    struct http_req *r = (struct http_req *)req;
+
+    (void)ud;
+    r->state = REQ_DONE;
+    MHD_resume_connection(r->conn);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char buf[512];
+
+    (void)cls;
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    buf[strcspn(buf, "\n")] = '\0';
+    log_debug("http: %s", buf);
+}
+
+/* ---- public --------------------------------------------------------------- */
+
+struct http_server *http_server_create(const struct config *cfg)
+{
+    struct http_server *s = calloc(1, sizeof(*s));
+
+    if (s == NULL)
+        return NULL;
+    s->cfg = cfg;
+    s->rpc = rpc_client_create(cfg, rpc_done, s);
+    if (s->rpc == NULL) {
+        log_error("cannot create the RPC client");
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+int http_server_start(struct http_server *s)
+{
+    const struct config *cfg = s->cfg;
+    struct sockaddr_in addr;
+
+    memset(&addr, 0, sizeof(addr));
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)cfg->gateway_port);
+    if (inet_pton(AF_INET, cfg->gateway_addr, &addr.sin_addr) != 1) {
+        log_error("GATEWAY_ADDR \"%s\" is not an IPv4 address",
+                  cfg->gateway_addr);
+        return TEMPO_EINVAL;
+    }
+    if (rpc_client_start(s->rpc) < 0) {
+        log_error("cannot start the RPC thread");
+        return TEMPO_EINTERNAL;
+    }
+    s->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+            MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG,
+        0, NULL, NULL, access_handler, s, MHD_OPTION_SOCK_ADDR, &addr,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->http_max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->http_max_per_ip,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->http_idle_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        MHD_OPTION_NOTIFY_COMPLETED, request_completed, s,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+    if (s->daemon == NULL) {
+        log_error("cannot listen on %s:%ld", cfg->gateway_addr,
+                  cfg->gateway_port);
+        rpc_client_stop(s->rpc, 0);
+        return TEMPO_EUNAVAIL;
+    }
+    log_info("listening on %s:%ld", cfg->gateway_addr, cfg->gateway_port);
+    return 0;
+}
+
+void http_server_stop(struct http_server *s, long drain_ms)
+{
+    int i;
+
+    if (s == NULL || s->daemon == NULL)
+        return;
+    MHD_quiesce_daemon(s->daemon);
+    /* Completes every call (by reply, or 503 after drain_ms). */
+    rpc_client_stop(s->rpc, drain_ms);
+    /* Give the resumed connections a moment to send their answers. */
+    for (i = 0; i < 200 && atomic_load(&s->active) > 0; i++)
+        usleep(5000);
+    MHD_stop_daemon(s->daemon);
+    s->daemon = NULL;
+}
+
+void http_server_destroy(struct http_server *s)
+{
+    if (s == NULL)
+        return;
+    http_server_stop(s, 0);
+    rpc_client_destroy(s->rpc);
+    free(s);
+}

@@ -1,0 +1,69 @@
+/*
+ * main.c - the gateway process: configuration, logging, the HTTP server
+ * (which owns the RPC client), then wait for SIGTERM/SIGINT and drain.
+ */
+#include "config.h"
+#include "http.h"
+#include "log.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+
+/* Lets one process hold as many connections as the hard limit allows. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            log_warn("cannot raise the open-file limit");
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct config cfg;
+    struct http_server *srv = NULL;
+    sigset_t sigs;
+    int sig = 0, status = EXIT_FAILURE;
+
+    switch (cfg_load(&cfg, CFG_GATEWAY, "gateway", TEMPO_VERSION, argc,
+                     argv)) {
+    case CFG_OK:
+        break;
+    case CFG_EXIT:
+        cfg_free(&cfg);
+        return EXIT_SUCCESS;
+    case CFG_ERROR:
+        cfg_free(&cfg);
+        return 2;
+    }
+    log_init("gateway", cfg.log_level, cfg.log_json);
+    raise_fd_limit();
+
+    /* Every thread inherits this mask; only sigwait below sees them. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+    srv = http_server_create(&cfg);
+    if (srv == NULL || http_server_start(srv) < 0)
+        goto out;
+    sigdelset(&sigs, SIGPIPE);
+    while (sigwait(&sigs, &sig) != 0)
+        ;
+    log_info("signal %d: draining (up to %ld ms)", sig, cfg.drain_timeout_ms);
+    http_server_stop(srv, cfg.drain_timeout_ms);
+    log_info("stopped");
+    status = EXIT_SUCCESS;
+out:
+    http_server_destroy(srv);
+    cfg_free(&cfg);
+    return status;
+}

@@ -1,0 +1,511 @@
+/*
+ * harness.c - see harness.h.  Paths to the binaries come from CMake as
+ * TEMPO_GATEWAY_BIN, TEMPO_WORKER_BIN, TEMPO_FAKE_BIN, TEMPO_BROKER_SH and
+ * the broker directory from the environment (TEMPO_BROKER_DIR).
+ */
+#include "harness.h"
+
+#include <amqp_tcp_socket.h>
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static char broker_url[600];
+static int broker_port;
+
+static void load_broker(void)
+{
+    const char *dir = getenv("TEMPO_BROKER_DIR");
+    char path[512], line[512];
+    FILE *f;
+
+    if (broker_port != 0)
+        return;
+    if (dir == NULL)
+        fail_msg("TEMPO_BROKER_DIR is not set (run through ctest)");
+    snprintf(path, sizeof(path), "%s/env", dir);
+    f = fopen(path, "r");
+    if (f == NULL)
+        fail_msg("no broker env at %s: is the broker fixture running?", path);
+    while (fgets(line, sizeof(line), f) != NULL) {
+        line[strcspn(line, "\n")] = '\0';
+        if (strncmp(line, "BROKER_PORT=", 12) == 0)
+            broker_port = atoi(line + 12);
+        else if (strncmp(line, "BROKER_URL=", 11) == 0)
+            snprintf(broker_url, sizeof(broker_url), "%s", line + 11);
+    }
+    fclose(f);
+    assert_true(broker_port > 0);
+}
+
+const char *h_broker_url(void)
+{
+    load_broker();
+    return broker_url;
+}
+
+int h_broker_port(void)
+{
+    load_broker();
+    return broker_port;
+}
+
+int h_broker_ctl(const char *args)
+{
+    char cmd[1024];
+
+    snprintf(cmd, sizeof(cmd), "bash %s ctl %s %s >/dev/null 2>&1",
+             TEMPO_BROKER_SH, getenv("TEMPO_BROKER_DIR"), args);
+    return system(cmd);
+}
+
+int h_free_port(void)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+    assert_true(fd >= 0);
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+pid_t h_spawn(const char *const argv[], const char *const env[],
+              const char *logfile)
+{
+    pid_t pid = fork();
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        const char *envp[64];
+        int n = 0, fd;
+        envp[n++] = "PATH=/usr/local/bin:/usr/bin:/bin";
+        for (; env != NULL && *env != NULL && n < 63; env++)
+            envp[n++] = *env;
+        envp[n] = NULL;
+        fd = open(logfile, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        setpgid(0, 0);
+        execve(argv[0], (char *const *)argv, (char *const *)envp);
+        _exit(127);
+    }
+    return pid;
+}
+
+int h_stop(pid_t pid, int sig, int timeout_ms)
+{
+    int status, waited;
+
+    if (pid <= 0)
+        return 0;
+    kill(pid, sig);
+    for (waited = 0; waited < timeout_ms; waited += 10) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) {
+            if (WIFEXITED(status))
+                return WEXITSTATUS(status);
+            return 128 + WTERMSIG(status);
+        }
+        usleep(10000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
+}
+
+void h_fake_start(struct h_stack *s, const char *const extra[])
+{
+    int fds[2], n = 0;
+    char portbuf[16], line[128];
+    const char *argv[24];
+    FILE *f;
+    pid_t pid;
+
+    assert_int_equal(pipe(fds), 0);
+    argv[n++] = TEMPO_FAKE_BIN;
+    argv[n++] = "--port";
+    argv[n++] = "0";
+    for (; extra != NULL && *extra != NULL && n < 23; extra++)
+        argv[n++] = *extra;
+    argv[n] = NULL;
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        setpgid(0, 0);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    f = fdopen(fds[0], "r");
+    assert_non_null(f);
+    if (fgets(line, sizeof(line), f) == NULL ||
+        sscanf(line, "READY %15s", portbuf) != 1)
+        fail_msg("fake-upstream did not say READY");
+    fclose(f);
+    s->fake = pid;
+    s->fake_port = atoi(portbuf);
+    snprintf(s->fake_url, sizeof(s->fake_url), "http://127.0.0.1:%d",
+             s->fake_port);
+}
+
+static void add_env(const char **env, int *n, int cap, char *storage,
+                    size_t *used, size_t total, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+
+static void add_env(const char **env, int *n, int cap, char *storage,
+                    size_t *used, size_t total, const char *fmt, ...)
+{
+    va_list ap;
+    int len;
+
+    assert_true(*n < cap - 1);
+    va_start(ap, fmt);
+    len = vsnprintf(storage + *used, total - *used, fmt, ap);
+    va_end(ap);
+    assert_true(len > 0 && (size_t)len < total - *used);
+    env[(*n)++] = storage + *used;
+    *used += (size_t)len + 1;
+}
+
+pid_t h_worker_start(struct h_stack *s, int idx,
+                     const char *const worker_env[])
+{
+    static char storage[4096];
+    const char *env[48];
+    const char *argv[] = {TEMPO_WORKER_BIN, NULL};
+    char log[512];
+    size_t used = 0;
+    int n = 0;
+
+    add_env(env, &n, 48, storage, &used, sizeof(storage), "AMQP_URL=%s",
+            h_broker_url());
+    add_env(env, &n, 48, storage, &used, sizeof(storage),
+            "OPENWEATHER_URL=%s", s->fake_url);
+    add_env(env, &n, 48, storage, &used, sizeof(storage),
+            "OPEN_METEO_URL=%s", s->fake_url);
+    add_env(env, &n, 48, storage, &used, sizeof(storage),
+            "OPEN_METEO_GEOCODING_URL=%s", s->fake_url);
+    add_env(env, &n, 48, storage, &used, sizeof(storage),
+            "SPOTIFY_API_URL=%s", s->fake_url);
+    add_env(env, &n, 48, storage, &used, sizeof(storage),
+            "SPOTIFY_ACCOUNTS_URL=%s", s->fake_url);
+    add_env(env, &n, 48, storage, &used, sizeof(storage), "LOG_LEVEL=%s",
+            "debug");
+    for (; worker_env != NULL && *worker_env != NULL; worker_env++)
+        add_env(env, &n, 48, storage, &used, sizeof(storage), "%s",
+                *worker_env);
+    env[n] = NULL;
+    snprintf(log, sizeof(log), "%s/worker%d.log", s->logdir, idx);
+    s->workers[idx] = h_spawn(argv, env, log);
+    return s->workers[idx];
+}
+
+void h_stack_start(struct h_stack *s, const char *name, int nworkers,
+                   const char *const worker_env[],
+                   const char *const gateway_env[])
+{
+    static char storage[4096];
+    const char *env[48];
+    const char *gargv[] = {TEMPO_GATEWAY_BIN, NULL};
+    char log[1100];
+    size_t used = 0;
+    int n = 0, i;
+    long st = 0;
+
+    assert_true(nworkers <= H_MAX_WORKERS);
+    snprintf(s->logdir, sizeof(s->logdir), "%s/%s", TEMPO_TEST_LOGDIR, name);
+    snprintf(log, sizeof(log), "mkdir -p '%s' && rm -f '%s'/*.log",
+             s->logdir, s->logdir);
+    assert_int_equal(system(log), 0);
+    if (s->fake == 0)
+        h_fake_start(s, NULL);
+    for (i = 0; i < nworkers; i++)
+        h_worker_start(s, i, worker_env);
+    s->nworkers = nworkers;
+
+    s->gateway_port = h_free_port();
+    add_env(env, &n, 48, storage, &used, sizeof(storage), "AMQP_URL=%s",
+            h_broker_url());
+    add_env(env, &n, 48, storage, &used, sizeof(storage),
+            "GATEWAY_ADDR=127.0.0.1");
+    add_env(env, &n, 48, storage, &used, sizeof(storage), "GATEWAY_PORT=%d",
+            s->gateway_port);
+    add_env(env, &n, 48, storage, &used, sizeof(storage), "LOG_LEVEL=debug");
+    for (; gateway_env != NULL && *gateway_env != NULL; gateway_env++)
+        add_env(env, &n, 48, storage, &used, sizeof(storage), "%s",
+                *gateway_env);
+    env[n] = NULL;
+    snprintf(log, sizeof(log), "%s/gateway.log", s->logdir);
+    s->gateway = h_spawn(gargv, env, log);
+    snprintf(s->base, sizeof(s->base), "http://127.0.0.1:%d",
+             s->gateway_port);
+
+    for (i = 0; i < 300; i++) {
+        struct h_resp r;
+        h_http(s, "GET", "/readyz", NULL, &r);
+        st = r.status;
+        h_resp_free(&r);
+        if (st == 200)
+            break;
+        usleep(50000);
+    }
+    if (st != 200)
+        fail_msg("gateway not ready after 15 s (logs in %s)", s->logdir);
+    if (nworkers > 0 && h_wait_consumers(nworkers, 15000) != 0)
+        fail_msg("workers did not attach (logs in %s)", s->logdir);
+}
+
+void h_stack_stop(struct h_stack *s)
+{
+    int i, rc;
+
+    rc = h_stop(s->gateway, SIGTERM, 15000);
+    s->gateway = 0;
+    assert_int_equal(rc, 0);
+    for (i = 0; i < s->nworkers; i++) {
+        if (s->workers[i] <= 0)
+            continue;
+        rc = h_stop(s->workers[i], SIGTERM, 15000);
+        s->workers[i] = 0;
+        assert_int_equal(rc, 0);
+    }
+    h_stop(s->fake, SIGTERM, 5000);
+    s->fake = 0;
+}
+
+/* ---- HTTP ------------------------------------------------------------------ */
+
+struct growbuf {
+    char *p;
+    size_t len;
+};
+
+static size_t on_body(char *data, size_t sz, size_t n, void *ud)
+{
+    struct growbuf *b = ud;
+    size_t add = sz * n;
+
+    b->p = realloc(b->p, b->len + add + 1);
+    assert_non_null(b->p);
+    memcpy(b->p + b->len, data, add);
+    b->len += add;
+    b->p[b->len] = '\0';
+    return add;
+}
+
+static size_t on_header(char *data, size_t sz, size_t n, void *ud)
+{
+    struct h_resp *r = ud;
+    size_t len = sz * n;
+    char line[512];
+    char *v;
+
+    if (len >= sizeof(line))
+        return len;
+    memcpy(line, data, len);
+    line[len] = '\0';
+    line[strcspn(line, "\r\n")] = '\0';
+    v = strchr(line, ':');
+    if (v == NULL)
+        return len;
+    *v++ = '\0';
+    while (*v == ' ')
+        v++;
+    if (strcasecmp(line, "X-Request-Id") == 0)
+        snprintf(r->request_id, sizeof(r->request_id), "%s", v);
+    else if (strcasecmp(line, "Content-Type") == 0)
+        snprintf(r->content_type, sizeof(r->content_type), "%s", v);
+    else if (strcasecmp(line, "Allow") == 0)
+        snprintf(r->allow, sizeof(r->allow), "%s", v);
+    return len;
+}
+
+static void http_raw(const char *url, const char *method,
+                     const char *const headers[], struct h_resp *r)
+{
+    CURL *c = curl_easy_init();
+    struct curl_slist *hl = NULL;
+    struct growbuf b = {NULL, 0};
+    CURLcode rc;
+
+    memset(r, 0, sizeof(*r));
+    assert_non_null(c);
+    for (; headers != NULL && *headers != NULL; headers++)
+        hl = curl_slist_append(hl, *headers);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    if (strcmp(method, "POST") == 0)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    rc = curl_easy_perform(c);
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+        curl_easy_getinfo(c, CURLINFO_TOTAL_TIME, &r->seconds);
+    } else {
+        r->status = 0;
+    }
+    r->body = b.p ? b.p : strdup("");
+    r->len = b.len;
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(c);
+}
+
+void h_http(const struct h_stack *s, const char *method, const char *path,
+            const char *const headers[], struct h_resp *r)
+{
+    char url[4096];
+
+    snprintf(url, sizeof(url), "%s%s", s->base, path);
+    http_raw(url, method, headers, r);
+}
+
+void h_resp_free(struct h_resp *r)
+{
+    free(r->body);
+    r->body = NULL;
+}
+
+json_t *h_get_json(const struct h_stack *s, const char *path, long *status)
+{
+    struct h_resp r;
+    json_error_t e;
+    json_t *j;
+
+    h_http(s, "GET", path, NULL, &r);
+    j = json_loads(r.body, 0, &e);
+    if (j == NULL)
+        fail_msg("GET %s: %ld, body is not JSON: %.200s", path, r.status,
+                 r.body);
+    if (status != NULL)
+        *status = r.status;
+    h_resp_free(&r);
+    return j;
+}
+
+json_t *h_fake_get(const struct h_stack *s, const char *path)
+{
+    char url[1024];
+    struct h_resp r;
+    json_t *j;
+
+    snprintf(url, sizeof(url), "%s%s", s->fake_url, path);
+    http_raw(url, "GET", NULL, &r);
+    assert_int_equal(r.status, 200);
+    j = json_loads(r.body, 0, NULL);
+    assert_non_null(j);
+    h_resp_free(&r);
+    return j;
+}
+
+void h_fake_post(const struct h_stack *s, const char *path)
+{
+    char url[1024];
+    struct h_resp r;
+
+    snprintf(url, sizeof(url), "%s%s", s->fake_url, path);
+    http_raw(url, "POST", NULL, &r);
+    assert_int_equal(r.status, 200);
+    h_resp_free(&r);
+}
+
+void h_assert_error(const struct h_resp *r, long st, const char *code)
+{
+    json_t *j = json_loads(r->body, 0, NULL);
+    json_int_t jst = 0;
+    const char *jcode = NULL, *msg = NULL;
+
+    if (r->status != st)
+        fail_msg("want %ld %s, got %ld: %.300s", st, code, r->status,
+                 r->body);
+    assert_non_null(j);
+    assert_int_equal(json_unpack(j, "{s:{s:I,s:s,s:s}}", "error", "status",
+                                 &jst, "code", &jcode, "message", &msg),
+                     0);
+    assert_int_equal(jst, st);
+    assert_string_equal(jcode, code);
+    assert_true(strlen(msg) > 0);
+    assert_string_equal(r->content_type, "application/json");
+    assert_true(strlen(r->request_id) > 0);
+    json_decref(j);
+}
+
+/* ---- AMQP ------------------------------------------------------------------ */
+
+amqp_connection_state_t h_amqp_connect(void)
+{
+    amqp_connection_state_t c = amqp_new_connection();
+    amqp_socket_t *sock = amqp_tcp_socket_new(c);
+    amqp_rpc_reply_t r;
+
+    assert_non_null(sock);
+    assert_int_equal(amqp_socket_open(sock, "127.0.0.1", h_broker_port()),
+                     AMQP_STATUS_OK);
+    r = amqp_login(c, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, "guest",
+                   "guest");
+    assert_int_equal(r.reply_type, AMQP_RESPONSE_NORMAL);
+    amqp_channel_open(c, 1);
+    assert_int_equal(amqp_get_rpc_reply(c).reply_type, AMQP_RESPONSE_NORMAL);
+    return c;
+}
+
+long h_queue_consumers(void)
+{
+    amqp_connection_state_t c = h_amqp_connect();
+    amqp_queue_declare_ok_t *ok;
+    long n = -1;
+
+    ok = amqp_queue_declare(c, 1, amqp_cstring_bytes("rpc-weather_service"),
+                            1, 0, 0, 0, amqp_empty_table);
+    if (ok != NULL)
+        n = (long)ok->consumer_count;
+    amqp_destroy_connection(c);
+    return n;
+}
+
+int h_wait_consumers(long n, int timeout_ms)
+{
+    int waited;
+
+    for (waited = 0; waited < timeout_ms; waited += 50) {
+        if (h_queue_consumers() == n)
+            return 0;
+        usleep(50000);
+    }
+    return -1;
+}

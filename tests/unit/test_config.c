@@ -1,0 +1,642 @@
+/*
+ * test_config.c - configuration as an operator meets it (config.h, SPEC
+ * section 4): defaults, environment, flags, bounds, providers, and secrets
+ * that never show up in --check-config, --help or error lines.
+ *
+ * cfg_load writes to stdout/stderr; each call here runs with fds 1 and 2
+ * redirected to temporary files, which are then read back.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const all_env[] = {
+    "AMQP_URL",
+    "LOG_LEVEL",
+    "LOG_FORMAT",
+    "GATEWAY_ADDR",
+    "GATEWAY_PORT",
+    "RPC_TIMEOUT_MS",
+    "HTTP_MAX_CONNECTIONS",
+    "HTTP_MAX_PER_IP",
+    "HTTP_IDLE_TIMEOUT_S",
+    "DRAIN_TIMEOUT_MS",
+    "WORKER_CONCURRENCY",
+    "METRICS_PORT",
+    "WEATHER_PROVIDER",
+    "OPENWEATHER_API_KEY",
+    "OPENWEATHER_URL",
+    "OPEN_METEO_URL",
+    "OPEN_METEO_GEOCODING_URL",
+    "MUSIC_PROVIDER",
+    "SPOTIFY_CLIENT_ID",
+    "SPOTIFY_CLIENT_SECRET",
+    "SPOTIFY_API_URL",
+    "SPOTIFY_ACCOUNTS_URL",
+    "PLAYLIST_SIZE",
+    "WEATHER_CACHE_TTL_S",
+    "UPSTREAM_TIMEOUT_MS",
+    "UPSTREAM_RETRIES",
+    "WORKER_ID",
+};
+
+static int clean_env(void **state)
+{
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(all_env) / sizeof(all_env[0]); i++)
+        unsetenv(all_env[i]);
+    return 0;
+}
+
+/* What one cfg_load printed. */
+struct run {
+    enum cfg_result rc;
+    char out[32768];
+    char err[8192];
+};
+
+static void slurp(FILE *f, char *buf, size_t cap)
+{
+    size_t n;
+
+    rewind(f);
+    n = fread(buf, 1, cap - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+}
+
+/* Runs cfg_load(prog, argv...) with stdout and stderr captured.  argv
+ * excludes the program name and ends with NULL. */
+static void load(struct config *cfg, int who, const char *const *args,
+                 struct run *r)
+{
+    static const char *const none[] = {NULL};
+    char *argv[32];
+    FILE *out = tmpfile(), *err = tmpfile();
+    int argc = 0, saved_out, saved_err, i;
+
+    assert_non_null(out);
+    assert_non_null(err);
+    if (args == NULL)
+        args = none;
+    argv[argc++] = strdup(who == CFG_GATEWAY ? "gateway" : "weather-service");
+    for (i = 0; args[i] != NULL && argc < 31; i++)
+        argv[argc++] = strdup(args[i]);
+    argv[argc] = NULL;
+
+    fflush(stdout);
+    fflush(stderr);
+    saved_out = dup(STDOUT_FILENO);
+    saved_err = dup(STDERR_FILENO);
+    dup2(fileno(out), STDOUT_FILENO);
+    dup2(fileno(err), STDERR_FILENO);
+    r->rc = cfg_load(cfg, who, argv[0], "1.2.3", argc, argv);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(saved_out, STDOUT_FILENO);
+    dup2(saved_err, STDERR_FILENO);
+    close(saved_out);
+    close(saved_err);
+
+    slurp(out, r->out, sizeof(r->out));
+    slurp(err, r->err, sizeof(r->err));
+    for (i = 0; i < argc; i++)
+        free(argv[i]);
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+
+    for (; *s != '\0'; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* CFG_ERROR with exactly one stderr line that contains `what`. */
+static void expect_error(int who, const char *const *args, const char *what)
+{
+    struct config cfg;
+    struct run r;
+
+    load(&cfg, who, args, &r);
+    cfg_free(&cfg);
+    if (r.rc != CFG_ERROR)
+        fail_msg("accepted (rc %d), expected an error about %s", r.rc, what);
+    assert_int_equal(count_lines(r.err), 1);
+    assert_true(r.err[strlen(r.err) - 1] == '\n');
+    if (strstr(r.err, what) == NULL)
+        fail_msg("error line \"%s\" does not name %s", r.err, what);
+    assert_string_equal(r.out, "");
+}
+
+static void test_defaults_gateway(void **state)
+{
+    struct config cfg;
+    struct run r;
+
+    (void)state;
+    load(&cfg, CFG_GATEWAY, NULL, &r);
+    assert_int_equal(r.rc, CFG_OK);
+    assert_string_equal(r.err, "");
+    assert_string_equal(r.out, "");
+    assert_string_equal(cfg.amqp_url, "amqp://guest:guest@localhost:5672/");
+    assert_int_equal(cfg.log_level, LOG_INFO);
+    assert_int_equal(cfg.log_json, 0);
+    assert_string_equal(cfg.gateway_addr, "0.0.0.0");
+    assert_int_equal(cfg.gateway_port, 5000);
+    assert_int_equal(cfg.rpc_timeout_ms, 5000);
+    cfg_free(&cfg);
+    cfg_free(&cfg); /* pointers were reset: twice is harmless */
+}
+
+static void test_defaults_worker(void **state)
+{
+    struct config cfg;
+    struct run r;
+    char pid[32];
+
+    (void)state;
+    load(&cfg, CFG_WORKER, NULL, &r);
+    assert_int_equal(r.rc, CFG_OK);
+    assert_int_equal(cfg.worker_concurrency, 16);
+    assert_int_equal(cfg.playlist_size, 10);
+    assert_int_equal(cfg.weather_cache_ttl_s, 600);
+    assert_int_equal(cfg.upstream_timeout_ms, 3000);
+    assert_int_equal(cfg.weather_provider, WEATHER_OPEN_METEO);
+    assert_int_equal(cfg.music_provider, MUSIC_CATALOG);
+    assert_string_equal(cfg.openweather_url, "https://api.openweathermap.org");
+    assert_string_equal(cfg.open_meteo_url, "https://api.open-meteo.com");
+    assert_string_equal(cfg.open_meteo_geocoding_url,
+                        "https://geocoding-api.open-meteo.com");
+    assert_string_equal(cfg.spotify_api_url, "https://api.spotify.com");
+    assert_string_equal(cfg.spotify_accounts_url,
+                        "https://accounts.spotify.com");
+    assert_string_equal(cfg.openweather_api_key, "");
+    /* worker = "<host>:<pid>" */
+    snprintf(pid, sizeof(pid), ":%d", (int)getpid());
+    assert_non_null(strstr(cfg.worker_id, pid));
+    cfg_free(&cfg);
+}
+
+static void test_env_overrides(void **state)
+{
+    struct config cfg;
+    struct run r;
+
+    (void)state;
+    setenv("GATEWAY_PORT", "8080", 1);
+    setenv("RPC_TIMEOUT_MS", "250", 1);
+    setenv("LOG_LEVEL", "debug", 1);
+    setenv("LOG_FORMAT", "json", 1);
+    setenv("GATEWAY_ADDR", "127.0.0.1", 1);
+    setenv("AMQP_URL", "amqp://a:b@rabbit:5673/", 1);
+    load(&cfg, CFG_GATEWAY, NULL, &r);
+    assert_int_equal(r.rc, CFG_OK);
+    assert_int_equal(cfg.gateway_port, 8080);
+    assert_int_equal(cfg.rpc_timeout_ms, 250);
+    assert_int_equal(cfg.log_level, LOG_DEBUG);
+    assert_int_equal(cfg.log_json, 1);
+    assert_string_equal(cfg.gateway_addr, "127.0.0.1");
+    assert_string_equal(cfg.amqp_url, "amqp://a:b@rabbit:5673/");
+    cfg_free(&cfg);
+
+    setenv("WORKER_CONCURRENCY", "4", 1);
+    setenv("PLAYLIST_SIZE", "50", 1);
+    setenv("WEATHER_CACHE_TTL_S", "0", 1);
+    setenv("WORKER_ID", "w1", 1);
+    load(&cfg, CFG_WORKER, NULL, &r);
+    assert_int_equal(r.rc, CFG_OK);
+    assert_int_equal(cfg.worker_concurrency, 4);
+    assert_int_equal(cfg.playlist_size, 50);
+    assert_int_equal(cfg.weather_cache_ttl_s, 0);
+    assert_string_equal(cfg.worker_id, "w1");
+    cfg_free(&cfg);
+}
+
+static void test_other_daemons_env_ignored(void **state)
+{
+    struct config cfg;
+    struct run r;
+
+    (void)state;
+    /* The gateway does not read the worker's variables (and vice versa),
+     * so one .env file can serve both. */
+    setenv("PLAYLIST_SIZE", "lots", 1);
+    setenv("WEATHER_PROVIDER", "nope", 1);
+    load(&cfg, CFG_GATEWAY, NULL, &r);
+    assert_int_equal(r.rc, CFG_OK);
+    cfg_free(&cfg);
+    unsetenv("PLAYLIST_SIZE");
+    unsetenv("WEATHER_PROVIDER");
+    setenv("GATEWAY_PORT", "none", 1);
+    load(&cfg, CFG_WORKER, NULL, &r);
+    assert_int_equal(r.rc, CFG_OK);
+    cfg_free(&cfg);
+}
+
+static void test_flag_wins_over_env(void **state)
+{
+    static const char *const eq[] = {"--gateway-port=9090", NULL};
+    static const char *const sp[] = {"--gateway-port", "9091", "--log-level",
+                                     "warn", NULL};
+    static const char *const twice[] = {"--gateway-port=1", "--gateway-port=2",
+                                        NULL};
+    static const char *const emptyv[] = {"--gateway-addr=", NULL};
+    struct config cfg;
+    struct run r;
+
+    (void)state;
+    setenv("GATEWAY_PORT", "8080", 1);
+    setenv("LOG_LEVEL", "debug", 1);
+    load(&cfg, CFG_GATEWAY, eq, &r);
+    assert_int_equal(r.rc, CFG_OK);
+    assert_int_equal(cfg.gateway_port, 9090);
+    assert_int_equal(cfg.log_level, LOG_DEBUG);
+    cfg_free(&cfg);
+
+    load(&cfg, CFG_GATEWAY, sp, &r);
+    assert_int_equal(r.rc, CFG_OK);
+    assert_int_equal(cfg.gateway_port, 9091);
+    assert_int_equal(cfg.log_level, LOG_WARN);
+    cfg_free(&cfg);
+
+    load(&cfg, CFG_GATEWAY, twice, &r);
+    assert_int_equal(r.rc, CFG_OK);
+    assert_int_equal(cfg.gateway_port, 2);
+    cfg_free(&cfg);
+
+    load(&cfg, CFG_GATEWAY, emptyv, &r);
+    assert_int_equal(r.rc, CFG_OK);
+    assert_string_equal(cfg.gateway_addr, "");
+    cfg_free(&cfg);
+}
+
+static void test_number_bounds(void **state)
+{
+    static const char *const bad[] = {
+        "0",   "70000", "65536", "5s",  "",    " 5",
+        "+5",  "-1",    "\t5",   "5 ",  "\n5", "0x10",
+        "1e3", "5.0",   "-",     "--5", "-0",  "99999999999999999999999999",
+    };
+    static const char *const good[] = {"1", "65535", "080"};
+    struct config cfg;
+    struct run r;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char flag[64];
+        const char *args[] = {flag, NULL};
+
+        setenv("GATEWAY_PORT", bad[i], 1);
+        expect_error(CFG_GATEWAY, NULL, "GATEWAY_PORT");
+        unsetenv("GATEWAY_PORT");
+        snprintf(flag, sizeof(flag), "--gateway-port=%s", bad[i]);
+        expect_error(CFG_GATEWAY, args, "GATEWAY_PORT");
+    }
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        setenv("GATEWAY_PORT", good[i], 1);
+        load(&cfg, CFG_GATEWAY, NULL, &r);
+        if (r.rc != CFG_OK)
+            fail_msg("GATEWAY_PORT=%s rejected: %s", good[i], r.err);
+        cfg_free(&cfg);
+    }
+    unsetenv("GATEWAY_PORT");
+    setenv("PLAYLIST_SIZE", "51", 1);
+    expect_error(CFG_WORKER, NULL, "PLAYLIST_SIZE");
+    setenv("PLAYLIST_SIZE", "0", 1);
+    expect_error(CFG_WORKER, NULL, "PLAYLIST_SIZE");
+    setenv("PLAYLIST_SIZE", "1", 1);
+    load(&cfg, CFG_WORKER, NULL, &r);
+    assert_int_equal(r.rc, CFG_OK);
+    assert_int_equal(cfg.playlist_size, 1);
+    cfg_free(&cfg);
+    unsetenv("PLAYLIST_SIZE");
+    setenv("RPC_TIMEOUT_MS", "5000ms", 1);
+    expect_error(CFG_GATEWAY, NULL, "RPC_TIMEOUT_MS");
+}
+
+static void test_error_line_cannot_be_forged(void **state)
+{
+    (void)state;
+    /* A newline in a bad value stays on the one error line. */
+    setenv("LOG_LEVEL", "info\nFAKE: everything is fine", 1);
+    expect_error(CFG_GATEWAY, NULL, "LOG_LEVEL");
+    setenv("LOG_LEVEL", "loud", 1);
+    expect_error(CFG_GATEWAY, NULL, "LOG_LEVEL");
+    unsetenv("LOG_LEVEL");
+    setenv("LOG_FORMAT", "xml", 1);
+    expect_error(CFG_GATEWAY, NULL, "LOG_FORMAT");
+}
+
+static void test_unknown_provider(void **state)
+{
+    (void)state;
+    setenv("WEATHER_PROVIDER", "accuweather", 1);
+    expect_error(CFG_WORKER, NULL, "WEATHER_PROVIDER");
+    unsetenv("WEATHER_PROVIDER");
+    setenv("MUSIC_PROVIDER", "deezer", 1);
+    expect_error(CFG_WORKER, NULL, "MUSIC_PROVIDER");
+    unsetenv("MUSIC_PROVIDER");
+    {
+        static const char *const args[] = {"--weather-provider", "", NULL};
+        expect_error(CFG_WORKER, args, "WEATHER_PROVIDER");
+    }
+}
+
+static void test_provider_needs_credentials(void **state)
+{
+    struct config cfg;
+    struct run r;
+
+    (void)state;
+    setenv("WEATHER_PROVIDER", "openweathermap", 1);
+    expect_error(CFG_WORKER, NULL, "OPENWEATHER_API_KEY");
+    setenv("OPENWEATHER_API_KEY", "k", 1);
+    load(&cfg, CFG_WORKER, NULL, &r);
+    assert_int_equal(r.rc, CFG_OK);
+    assert_int_equal(cfg.weather_provider, WEATHER_OWM);
+    cfg_free(&cfg);
+    clean_env(NULL);
+
+    setenv("MUSIC_PROVIDER", "spotify", 1);
+    expect_error(CFG_WORKER, NULL, "SPOTIFY_CLIENT_SECRET");
+    setenv("SPOTIFY_CLIENT_ID", "id", 1);
+    expect_error(CFG_WORKER, NULL, "SPOTIFY_CLIENT_SECRET");
+    setenv("SPOTIFY_CLIENT_SECRET", "s", 1);
+    load(&cfg, CFG_WORKER, NULL, &r);
+    assert_int_equal(r.rc, CFG_OK);
+    assert_int_equal(cfg.music_provider, MUSIC_SPOTIFY);
+    cfg_free(&cfg);
+}
+
+static void test_auto_resolution(void **state)
+{
+    struct config cfg;
+    struct run r;
+
+    (void)state;
+    /* Keys present: the keyed providers. */
+    setenv("OPENWEATHER_API_KEY", "k", 1);
+    setenv("SPOTIFY_CLIENT_ID", "i", 1);
+    setenv("SPOTIFY_CLIENT_SECRET", "s", 1);
+    load(&cfg, CFG_WORKER, NULL, &r);
+    assert_int_equal(r.rc, CFG_OK);
+    assert_int_equal(cfg.weather_provider, WEATHER_OWM);
+    assert_int_equal(cfg.music_provider, MUSIC_SPOTIFY);
+    cfg_free(&cfg);
+
+    /* An explicit choice beats auto even with keys set. */
+    setenv("WEATHER_PROVIDER", "open-meteo", 1);
+    setenv("MUSIC_PROVIDER", "catalog", 1);
+    load(&cfg, CFG_WORKER, NULL, &r);
+    assert_int_equal(cfg.weather_provider, WEATHER_OPEN_METEO);
+    assert_int_equal(cfg.music_provider, MUSIC_CATALOG);
+    cfg_free(&cfg);
+
+    /* Half of Spotify's credentials is none: the catalog. */
+    clean_env(NULL);
+    setenv("SPOTIFY_CLIENT_SECRET", "s", 1);
+    setenv("WEATHER_PROVIDER", "auto", 1);
+    load(&cfg, CFG_WORKER, NULL, &r);
+    assert_int_equal(r.rc, CFG_OK);
+    assert_int_equal(cfg.weather_provider, WEATHER_OPEN_METEO);
+    assert_int_equal(cfg.music_provider, MUSIC_CATALOG);
+    cfg_free(&cfg);
+}
+
+#define SECRET_OWM "owm-s3kr1t-1a2b3c"
+#define SECRET_SP_ID "spid-s3kr1t-4d5e"
+#define SECRET_SP "sp-s3kr1t-6f7a8b"
+#define SECRET_AMQP "amqp-s3kr1t-9c0d"
+
+static void set_secrets(void)
+{
+    setenv("OPENWEATHER_API_KEY", SECRET_OWM, 1);
+    setenv("SPOTIFY_CLIENT_ID", SECRET_SP_ID, 1);
+    setenv("SPOTIFY_CLIENT_SECRET", SECRET_SP, 1);
+    setenv("AMQP_URL",
+           "amqp://tempo:" SECRET_AMQP
+           "@rabbit-1:5672/,amqp://tempo:" SECRET_AMQP "@rabbit-2:5672/",
+           1);
+}
+
+static void assert_no_secret(const char *s)
+{
+    assert_null(strstr(s, "s3kr1t"));
+}
+
+static void test_check_config_masks_secrets(void **state)
+{
+    static const char *const check[] = {"--check-config", NULL};
+    struct config cfg;
+    struct run r;
+
+    (void)state;
+    set_secrets();
+    load(&cfg, CFG_WORKER, check, &r);
+    cfg_free(&cfg);
+    assert_int_equal(r.rc, CFG_EXIT);
+    assert_no_secret(r.out);
+    assert_no_secret(r.err);
+    assert_non_null(strstr(r.out, "OPENWEATHER_API_KEY=(set)\n"));
+    assert_non_null(strstr(r.out, "SPOTIFY_CLIENT_SECRET=(set)\n"));
+    assert_non_null(strstr(r.out, "AMQP_URL=amqp://tempo:*@rabbit-1:5672/,"
+                                  "amqp://tempo:*@rabbit-2:5672/\n"));
+    assert_non_null(strstr(r.out, "WEATHER_PROVIDER=openweathermap\n"));
+    assert_non_null(strstr(r.out, "PLAYLIST_SIZE=10\n"));
+    assert_null(strstr(r.out, "GATEWAY_PORT")); /* not the worker's */
+
+    load(&cfg, CFG_GATEWAY, check, &r);
+    cfg_free(&cfg);
+    assert_int_equal(r.rc, CFG_EXIT);
+    assert_no_secret(r.out);
+    assert_non_null(strstr(r.out, "GATEWAY_PORT=5000\n"));
+    assert_null(strstr(r.out, "OPENWEATHER"));
+
+    /* Unset secrets say so. */
+    clean_env(NULL);
+    load(&cfg, CFG_WORKER, check, &r);
+    cfg_free(&cfg);
+    assert_non_null(strstr(r.out, "OPENWEATHER_API_KEY=(unset)\n"));
+    assert_non_null(strstr(r.out, "AMQP_URL=amqp://guest:*@localhost:5672/\n"));
+}
+
+static void test_help_and_version(void **state)
+{
+    static const char *const help[] = {"--help", NULL};
+    static const char *const h[] = {"-h", NULL};
+    static const char *const version[] = {"--version", NULL};
+    struct config cfg;
+    struct run r;
+
+    (void)state;
+    set_secrets();
+    load(&cfg, CFG_WORKER, help, &r);
+    cfg_free(&cfg);
+    assert_int_equal(r.rc, CFG_EXIT);
+    assert_no_secret(r.out);
+    assert_non_null(strstr(r.out, "--playlist-size"));
+    assert_non_null(strstr(r.out, "SPOTIFY_CLIENT_SECRET"));
+    assert_null(strstr(r.out, "guest:guest")); /* the default URL's pw */
+
+    load(&cfg, CFG_GATEWAY, h, &r);
+    cfg_free(&cfg);
+    assert_int_equal(r.rc, CFG_EXIT);
+    assert_non_null(strstr(r.out, "--gateway-port"));
+    assert_non_null(strstr(r.out, "GATEWAY_PORT"));
+    assert_null(strstr(r.out, "--playlist-size"));
+
+    load(&cfg, CFG_GATEWAY, version, &r);
+    cfg_free(&cfg);
+    assert_int_equal(r.rc, CFG_EXIT);
+    assert_string_equal(r.out, "gateway 1.2.3\n");
+}
+
+static void test_secrets_not_in_errors(void **state)
+{
+    static const char *const wrong_daemon[] = {
+        "--spotify-client-secret=flag-s3kr1t-1", NULL};
+    static const char *const typo[] = {"--spotify-client-secrt=flag-s3kr1t-2",
+                                       NULL};
+    static const char *const typo_sp[] = {"--spotify-secret", "flag-s3kr1t-3",
+                                          NULL};
+    static const char *const stray[] = {"flag-s3kr1t-4", NULL};
+    static const char *const weird[] = {"--s3kr1t-5\n=x", NULL};
+    struct config cfg;
+    struct run r;
+    char *big;
+
+    (void)state;
+    expect_error(CFG_GATEWAY, wrong_daemon, "--spotify-client-secret");
+    load(&cfg, CFG_GATEWAY, wrong_daemon, &r);
+    cfg_free(&cfg);
+    assert_no_secret(r.err);
+
+    expect_error(CFG_WORKER, typo, "--spotify-client-secrt");
+    load(&cfg, CFG_WORKER, typo, &r);
+    cfg_free(&cfg);
+    assert_no_secret(r.err);
+
+    load(&cfg, CFG_WORKER, typo_sp, &r);
+    cfg_free(&cfg);
+    assert_int_equal(r.rc, CFG_ERROR);
+    assert_no_secret(r.err);
+
+    load(&cfg, CFG_WORKER, stray, &r);
+    cfg_free(&cfg);
+    assert_int_equal(r.rc, CFG_ERROR);
+    assert_no_secret(r.err);
+
+    load(&cfg, CFG_WORKER, weird, &r);
+    cfg_free(&cfg);
+    assert_int_equal(r.rc, CFG_ERROR);
+    assert_no_secret(r.err);
+    assert_int_equal(count_lines(r.err), 1);
+
+    /* Over-long secret values are refused without being quoted. */
+    big = malloc(5000);
+    assert_non_null(big);
+    memset(big, 'x', 4999);
+    big[4999] = '\0';
+    memcpy(big, "env-s3kr1t-6", 12);
+    setenv("OPENWEATHER_API_KEY", big, 1);
+    expect_error(CFG_WORKER, NULL, "OPENWEATHER_API_KEY");
+    load(&cfg, CFG_WORKER, NULL, &r);
+    cfg_free(&cfg);
+    assert_no_secret(r.err);
+    clean_env(NULL);
+    memcpy(big, "amqp://u:p-s3kr1t-7@h/", 22);
+    setenv("AMQP_URL", big, 1);
+    load(&cfg, CFG_GATEWAY, NULL, &r);
+    cfg_free(&cfg);
+    assert_int_equal(r.rc, CFG_ERROR);
+    assert_no_secret(r.err);
+    free(big);
+}
+
+static void test_cli_errors(void **state)
+{
+    static const char *const missing[] = {"--gateway-port", NULL};
+    static const char *const unknown[] = {"--gateway-prot=5000", NULL};
+    static const char *const positional[] = {"5000", NULL};
+    static const char *const worker_flag[] = {"--playlist-size=5", NULL};
+    static const char *const gateway_flag[] = {"--gateway-port=5000", NULL};
+    static const char *const dashes[] = {"--", NULL};
+
+    (void)state;
+    expect_error(CFG_GATEWAY, missing, "--gateway-port needs a value");
+    expect_error(CFG_GATEWAY, unknown, "--gateway-prot");
+    expect_error(CFG_GATEWAY, positional, "unexpected argument");
+    expect_error(CFG_GATEWAY, worker_flag, "--playlist-size");
+    expect_error(CFG_WORKER, gateway_flag, "--gateway-port");
+    expect_error(CFG_WORKER, dashes, "unknown option");
+}
+
+static void mask(const char *in, const char *want)
+{
+    char buf[256];
+
+    snprintf(buf, sizeof(buf), "%s", in);
+    cfg_mask_url(buf);
+    assert_string_equal(buf, want);
+}
+
+static void test_mask_url(void **state)
+{
+    (void)state;
+    mask("amqp://u:pw@h:5672/,amqp://a:b@c/",
+         "amqp://u:*@h:5672/,amqp://a:*@c/");
+    mask("amqp://guest:guest@localhost:5672/",
+         "amqp://guest:*@localhost:5672/");
+    mask("amqps://u:longer-password@h:5671/vhost", "amqps://u:*@h:5671/vhost");
+    mask("amqp://u:pw@h1/,amqp://h2:5672/,amqp://x:y@h3/",
+         "amqp://u:*@h1/,amqp://h2:5672/,amqp://x:*@h3/");
+    /* Nothing to hide. */
+    mask("amqp://h:5672/", "amqp://h:5672/");
+    mask("amqp://user@h/", "amqp://user@h/");
+    mask("amqp://user:@h/", "amqp://user:@h/");
+    mask("", "");
+    mask(",", ",");
+    /* An unescaped '@' in the password does not leak its tail. */
+    mask("amqp://u:p@ss@h/", "amqp://u:*@h/");
+    /* No scheme: still masked. */
+    mask("u:pw@h:5672", "u:*@h:5672");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_defaults_gateway, clean_env),
+        cmocka_unit_test_setup(test_defaults_worker, clean_env),
+        cmocka_unit_test_setup(test_env_overrides, clean_env),
+        cmocka_unit_test_setup(test_other_daemons_env_ignored, clean_env),
+        cmocka_unit_test_setup(test_flag_wins_over_env, clean_env),
+        cmocka_unit_test_setup(test_number_bounds, clean_env),
+        cmocka_unit_test_setup(test_error_line_cannot_be_forged, clean_env),
+        cmocka_unit_test_setup(test_unknown_provider, clean_env),
+        cmocka_unit_test_setup(test_provider_needs_credentials, clean_env),
+        cmocka_unit_test_setup(test_auto_resolution, clean_env),
+        cmocka_unit_test_setup(test_check_config_masks_secrets, clean_env),
+        cmocka_unit_test_setup(test_help_and_version, clean_env),
+        cmocka_unit_test_setup(test_secrets_not_in_errors, clean_env),
+        cmocka_unit_test_setup(test_cli_errors, clean_env),
+        cmocka_unit_test_setup(test_mask_url, clean_env),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,158 @@
+/*
+ * test_errors.c - the one error table (errors.h) against SPEC sections 2
+ * and 3: HTTP status and code word per row, and how a reply's exc_type
+ * maps back to HTTP.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "errors.h"
+#include "nameko.h"
+
+#include <string.h>
+
+static const struct {
+    int err;
+    int status;
+    const char *code;
+    const char *exc_type;
+    const char *exc_path;
+} rows[] = {
+    {TEMPO_EINVAL, 400, "invalid_argument", "InvalidArgument",
+     "tempo.InvalidArgument"},
+    {TEMPO_ENOCITY, 404, "city_not_found", "CityNotFound",
+     "tempo.CityNotFound"},
+    {TEMPO_ENOTFOUND, 404, "not_found", "NotFound", "tempo.NotFound"},
+    {TEMPO_EMETHOD, 405, "method_not_allowed", "MethodNotAllowed",
+     "tempo.MethodNotAllowed"},
+    {TEMPO_EUPSTREAM, 502, "upstream_error", "UpstreamError",
+     "tempo.UpstreamError"},
+    {TEMPO_EUNAVAIL, 503, "service_unavailable", "ServiceUnavailable",
+     "tempo.ServiceUnavailable"},
+    {TEMPO_ETIMEOUT, 504, "timeout", "UpstreamTimeout",
+     "tempo.UpstreamTimeout"},
+    {TEMPO_EINTERNAL, 500, "internal", "InternalError", "tempo.InternalError"},
+};
+
+#define NROWS (sizeof(rows) / sizeof(rows[0]))
+
+static void test_every_row(void **state)
+{
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < NROWS; i++) {
+        assert_true(rows[i].err < 0);
+        assert_int_equal(tempo_err_http_status(rows[i].err), rows[i].status);
+        assert_string_equal(tempo_err_code(rows[i].err), rows[i].code);
+        assert_string_equal(tempo_err_exc_type(rows[i].err), rows[i].exc_type);
+        assert_string_equal(tempo_err_exc_path(rows[i].err), rows[i].exc_path);
+    }
+}
+
+static void test_codes_are_distinct(void **state)
+{
+    size_t i, j;
+
+    (void)state;
+    /* The table covers the SPEC's eight codes, each once. */
+    assert_int_equal(TEMPO__END - TEMPO__FIRST - 1, NROWS);
+    for (i = 0; i < NROWS; i++)
+        for (j = i + 1; j < NROWS; j++) {
+            assert_int_not_equal(rows[i].err, rows[j].err);
+            assert_string_not_equal(tempo_err_code(rows[i].err),
+                                    tempo_err_code(rows[j].err));
+        }
+}
+
+static void test_unknown_values_are_internal(void **state)
+{
+    static const int odd[] = {
+        0, 1, -1, 12345, -12345, TEMPO__FIRST, TEMPO__END, -2147483647};
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
+        assert_int_equal(tempo_err_http_status(odd[i]), 500);
+        assert_string_equal(tempo_err_code(odd[i]), "internal");
+        assert_string_equal(tempo_err_exc_type(odd[i]), "InternalError");
+        assert_string_equal(tempo_err_exc_path(odd[i]), "tempo.InternalError");
+    }
+}
+
+/* SPEC section 3: the exc_type values the gateway maps to HTTP. */
+static void test_from_exc_type(void **state)
+{
+    static const struct {
+        const char *exc_type;
+        int err;
+        int status;
+    } map[] = {
+        {"InvalidArgument", TEMPO_EINVAL, 400},
+        {"CityNotFound", TEMPO_ENOCITY, 404},
+        {"UpstreamError", TEMPO_EUPSTREAM, 502},
+        {"UpstreamTimeout", TEMPO_ETIMEOUT, 504},
+        {NAMEKO_METHOD_NOT_FOUND, TEMPO_EINTERNAL, 500},
+        {NAMEKO_MALFORMED_REQUEST, TEMPO_EINTERNAL, 500},
+        {NAMEKO_INCORRECT_SIGNATURE, TEMPO_EINTERNAL, 500},
+        /* "anything else 500" */
+        {"ValueError", TEMPO_EINTERNAL, 500},
+        {"RemoteError", TEMPO_EINTERNAL, 500},
+        {"InternalError", TEMPO_EINTERNAL, 500},
+        {"ServiceUnavailable", TEMPO_EINTERNAL, 500},
+        {"NotFound", TEMPO_EINTERNAL, 500},
+        {"MethodNotAllowed", TEMPO_EINTERNAL, 500},
+        {"invalidargument", TEMPO_EINTERNAL, 500},
+        {"InvalidArgument ", TEMPO_EINTERNAL, 500},
+        {"tempo.InvalidArgument", TEMPO_EINTERNAL, 500},
+        {"", TEMPO_EINTERNAL, 500},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        int err = tempo_err_from_exc_type(map[i].exc_type);
+        if (err != map[i].err)
+            fail_msg("%s mapped to %d", map[i].exc_type, err);
+        assert_int_equal(tempo_err_http_status(err), map[i].status);
+    }
+    assert_int_equal(tempo_err_from_exc_type(NULL), TEMPO_EINTERNAL);
+}
+
+/* What a worker sends for each of its errors comes back as the same one. */
+static void test_worker_errors_round_trip(void **state)
+{
+    static const int worker_errs[] = {TEMPO_EINVAL, TEMPO_ENOCITY,
+                                      TEMPO_EUPSTREAM, TEMPO_ETIMEOUT,
+                                      TEMPO_EINTERNAL};
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(worker_errs) / sizeof(worker_errs[0]); i++)
+        assert_int_equal(
+            tempo_err_from_exc_type(tempo_err_exc_type(worker_errs[i])),
+            worker_errs[i]);
+    /* tempo's exc_paths are "tempo.<type>" (SPEC section 3). */
+    for (i = 0; i < NROWS; i++) {
+        const char *path = tempo_err_exc_path(rows[i].err);
+        assert_true(strncmp(path, "tempo.", 6) == 0);
+        assert_string_equal(path + 6, tempo_err_exc_type(rows[i].err));
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_row),
+        cmocka_unit_test(test_codes_are_distinct),
+        cmocka_unit_test(test_unknown_values_are_internal),
+        cmocka_unit_test(test_from_exc_type),
+        cmocka_unit_test(test_worker_errors_round_trip),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

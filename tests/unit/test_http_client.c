@@ -1,0 +1,674 @@
+/*
+ * test_http_client.c - the upstream HTTP client against a real socket: a
+ * libmicrohttpd server on 127.0.0.1 plays the upstream.  Covers URL
+ * encoding, retries (5xx yes, 4xx no), timeouts and the deadline, 429 with
+ * Retry-After, the body cap, POST + Basic auth, option isolation between
+ * requests, keep-alive reuse and the circuit breaker.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "http_client.h"
+
+/* ---- a tiny scripted upstream on 127.0.0.1 (libmicrohttpd) ---- */
+
+struct fake_route {
+    const char *path;
+    int status;
+    const char *body;
+    const char *header; /* "Name: value" or NULL */
+    int delay_ms;
+    int fail_first; /* answer fail_status to this many hits first */
+    int fail_status;
+    /* Builds the body from the request instead (malloc'd; may be NULL). */
+    char *(*dynamic)(const json_t *args, const char *auth);
+    int hits;
+    json_t *args;       /* query arguments of this route's last request */
+    char req_auth[256]; /* its Authorization header */
+    char req_body[256]; /* its request body */
+};
+
+struct fake_req { /* the last request the server saw */
+    char method[8];
+    char path[128];
+    char auth[256];
+    char body[256];
+    json_t *args; /* decoded query arguments */
+    int dup_args; /* a query key that appeared twice */
+};
+
+static struct MHD_Daemon *fake_daemon;
+static unsigned short fake_port;
+static pthread_mutex_t fake_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct fake_route *fake_routes;
+static struct fake_req fake_last;
+static int fake_connections;
+
+struct fake_upload {
+    char data[256];
+    size_t len;
+};
+
+static enum MHD_Result fake_arg(void *cls, enum MHD_ValueKind kind,
+                                const char *key, const char *value)
+{
+    (void)kind;
+    (void)cls;
+    if (json_object_get(fake_last.args, key) != NULL)
+        fake_last.dup_args = 1;
+    json_object_set_new(fake_last.args, key, json_string(value ? value : ""));
+    return MHD_YES;
+}
+
+static enum MHD_Result fake_handler(void *cls, struct MHD_Connection *conn,
+                                    const char *url, const char *method,
+                                    const char *version,
+                                    const char *upload_data,
+                                    size_t *upload_data_size, void **con_cls)
+{
+    struct fake_upload *up = *con_cls;
+    struct fake_route *r = NULL;
+    struct MHD_Response *resp;
+    const char *auth, *body = "not found";
+    char *dyn = NULL;
+    int status = 404, delay = 0, i;
+    enum MHD_Result ret;
+    char hname[64];
+    const char *hval = NULL;
+
+    (void)cls;
+    (void)version;
+    if (up == NULL) {
+        up = calloc(1, sizeof(*up));
+        *con_cls = up;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        size_t n = *upload_data_size;
+        if (n > sizeof(up->data) - 1 - up->len)
+            n = sizeof(up->data) - 1 - up->len;
+        memcpy(up->data + up->len, upload_data, n);
+        up->len += n;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+
+    pthread_mutex_lock(&fake_mu);
+    json_decref(fake_last.args);
+    fake_last.args = json_object();
+    fake_last.dup_args = 0;
+    snprintf(fake_last.method, sizeof(fake_last.method), "%s", method);
+    snprintf(fake_last.path, sizeof(fake_last.path), "%s", url);
+    auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    snprintf(fake_last.auth, sizeof(fake_last.auth), "%s", auth ? auth : "");
+    snprintf(fake_last.body, sizeof(fake_last.body), "%.*s", (int)up->len,
+             up->data);
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, fake_arg, NULL);
+    for (i = 0; fake_routes != NULL && fake_routes[i].path != NULL; i++)
+        if (strcmp(fake_routes[i].path, url) == 0)
+            r = &fake_routes[i];
+    if (r != NULL) {
+        r->hits++;
+        json_decref(r->args);
+        r->args = json_deep_copy(fake_last.args);
+        memcpy(r->req_auth, fake_last.auth, sizeof(r->req_auth));
+        memcpy(r->req_body, fake_last.body, sizeof(r->req_body));
+        status = r->status;
+        body = r->body ? r->body : "";
+        if (r->dynamic != NULL) {
+            dyn = r->dynamic(fake_last.args, fake_last.auth);
+            body = dyn ? dyn : "";
+        }
+        delay = r->delay_ms;
+        if (r->hits <= r->fail_first) {
+            status = r->fail_status;
+            body = "{}";
+        } else if (r->header != NULL) {
+            const char *colon = strchr(r->header, ':');
+            snprintf(hname, sizeof(hname), "%.*s", (int)(colon - r->header),
+                     r->header);
+            hval = colon + 2;
+        }
+    }
+    pthread_mutex_unlock(&fake_mu);
+
+    if (delay > 0)
+        usleep((useconds_t)delay * 1000);
+    resp = MHD_create_response_from_buffer(strlen(body), (void *)body,
+                                           MHD_RESPMEM_MUST_COPY);
+    free(dyn);
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    if (hval != NULL)
+        MHD_add_response_header(resp, hname, hval);
+    ret = MHD_queue_response(conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static void fake_completed(void *cls, struct MHD_Connection *conn,
+                           void **con_cls, enum MHD_RequestTerminationCode tc)
+{
+    (void)cls;
+    (void)conn;
+    (void)tc;
+    free(*con_cls);
+    *con_cls = NULL;
+}
+
+static void fake_notify(void *cls, struct MHD_Connection *conn,
+                        void **socket_context,
+                        enum MHD_ConnectionNotificationCode code)
+{
+    (void)cls;
+    (void)conn;
+    (void)socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        pthread_mutex_lock(&fake_mu);
+        fake_connections++;
+        pthread_mutex_unlock(&fake_mu);
+    }
+}
+
+static void fake_start(struct fake_route *routes)
+{
+    const union MHD_DaemonInfo *info;
+    int i;
+
+    for (i = 0; routes[i].path != NULL; i++)
+        routes[i].hits = 0;
+    fake_routes = routes;
+    fake_connections = 0;
+    fake_daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+            MHD_USE_ERROR_LOG,
+        0, NULL, NULL, fake_handler, NULL, MHD_OPTION_SOCK_ADDR,
+        &(struct sockaddr_in){.sin_family = AF_INET,
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)},
+        MHD_OPTION_NOTIFY_COMPLETED, fake_completed, NULL,
+        MHD_OPTION_NOTIFY_CONNECTION, fake_notify, NULL, MHD_OPTION_END);
+    assert_non_null(fake_daemon);
+    info = MHD_get_daemon_info(fake_daemon, MHD_DAEMON_INFO_BIND_PORT);
+    assert_non_null(info);
+    fake_port = info->port;
+}
+
+static void fake_stop(void)
+{
+    int i;
+
+    MHD_stop_daemon(fake_daemon);
+    fake_daemon = NULL;
+    for (i = 0; fake_routes != NULL && fake_routes[i].path != NULL; i++) {
+        json_decref(fake_routes[i].args);
+        fake_routes[i].args = NULL;
+    }
+    json_decref(fake_last.args);
+    fake_last.args = NULL;
+}
+
+/* "http://127.0.0.1:<port>" of the running fake. */
+static const char *fake_base(void)
+{
+    static char base[64];
+
+    snprintf(base, sizeof(base), "http://127.0.0.1:%u", fake_port);
+    return base;
+}
+
+/* Hits of the route for path, read under the server's lock. */
+__attribute__((unused)) static int fake_hits(const char *path)
+{
+    int i, n = -1;
+
+    pthread_mutex_lock(&fake_mu);
+    for (i = 0; fake_routes[i].path != NULL; i++)
+        if (strcmp(fake_routes[i].path, path) == 0)
+            n = fake_routes[i].hits;
+    pthread_mutex_unlock(&fake_mu);
+    return n;
+}
+
+/* A query argument of the last request to path, or NULL. */
+__attribute__((unused)) static const char *fake_route_arg(const char *path,
+                                                          const char *key)
+{
+    int i;
+
+    for (i = 0; fake_routes[i].path != NULL; i++)
+        if (strcmp(fake_routes[i].path, path) == 0)
+            return json_string_value(json_object_get(fake_routes[i].args, key));
+    return NULL;
+}
+
+/* A query argument of the last request, or NULL. */
+__attribute__((unused)) static const char *fake_arg_value(const char *key)
+{
+    return json_string_value(json_object_get(fake_last.args, key));
+}
+
+/* ---- end of the fake upstream ---- */
+
+static char big_body[HTTP_MAX_BODY + 2];
+
+static struct fake_route routes[] = {
+    {.path = "/ok", .status = 200, .body = "{\"ok\":true}"},
+    {.path = "/missing", .status = 404, .body = "{}"},
+    {.path = "/down", .status = 503, .body = "{}"},
+    {.path = "/flaky",
+     .status = 200,
+     .body = "recovered",
+     .fail_first = 2,
+     .fail_status = 502},
+    {.path = "/slow", .status = 200, .body = "late", .delay_ms = 700},
+    {.path = "/big", .status = 200, .body = big_body},
+    {.path = "/limited",
+     .status = 429,
+     .body = "{}",
+     .header = "Retry-After: 1"},
+    {.path = "/limited-once",
+     .status = 200,
+     .body = "after wait",
+     .fail_first = 1,
+     .fail_status = 429},
+    {.path = "/token", .status = 200, .body = "{}"},
+    {.path = NULL},
+};
+
+static struct http_client *hc;
+
+static int setup(void **state)
+{
+    size_t i;
+
+    (void)state;
+    for (i = 0; routes[i].path != NULL; i++)
+        routes[i].hits = 0;
+    fake_start(routes);
+    hc = http_client_create();
+    assert_non_null(hc);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    http_client_destroy(hc);
+    hc = NULL;
+    fake_stop();
+    return 0;
+}
+
+static struct fake_route *route(const char *path)
+{
+    size_t i;
+
+    for (i = 0; routes[i].path != NULL; i++)
+        if (strcmp(routes[i].path, path) == 0)
+            return &routes[i];
+    fail_msg("no route %s", path);
+    return NULL;
+}
+
+/* A GET of path with the given retry policy. */
+static int get(const char *path, long timeout_ms, int retries,
+               long deadline_in_ms, struct http_breaker *b,
+               struct http_response *resp, char *err, size_t errlen)
+{
+    struct http_request req = {0};
+    char *url = http_url_build(fake_base(), path, NULL, err, errlen);
+    int rc;
+
+    assert_non_null(url);
+    req.url = url;
+    req.timeout_ms = timeout_ms;
+    req.retries = retries;
+    req.deadline_ms = http_now_ms() + deadline_in_ms;
+    req.breaker = b;
+    rc = http_client_request(hc, &req, resp, err, errlen);
+    free(url);
+    return rc;
+}
+
+static void test_url_build_encodes_values(void **state)
+{
+    const char *params[] = {"q", "London&appid=x", "units", "a b/\xc3\xa9?#",
+                            NULL};
+    char err[128];
+    char *url;
+
+    (void)state;
+    url = http_url_build("http://example.test:8080/base/", "/v1/x", params, err,
+                         sizeof(err));
+    assert_non_null(url);
+    /* The path prefix survives, the '&' and '=' of the value do not. */
+    assert_non_null(strstr(url, "http://example.test:8080/base/v1/x?q="));
+    assert_null(strstr(url, "&appid"));
+    assert_null(strstr(url, "x=x"));
+    assert_non_null(strstr(url, "&units="));
+    free(url);
+
+    url = http_url_build("not a url", "/x", NULL, err, sizeof(err));
+    assert_null(url);
+    assert_true(strlen(err) > 0);
+}
+
+static void test_query_reaches_upstream_verbatim(void **state)
+{
+    const char *params[] = {"q",    "London&appid=x",         "appid", "KEY",
+                            "name", "S\xc3\xa3o Paulo +1%20", NULL};
+    struct http_request req = {0};
+    struct http_response resp = {0};
+    char err[128];
+    char *url;
+
+    (void)state;
+    url = http_url_build(fake_base(), "/ok", params, err, sizeof(err));
+    assert_non_null(url);
+    req.url = url;
+    req.timeout_ms = 2000;
+    req.deadline_ms = http_now_ms() + 2000;
+    assert_int_equal(http_client_request(hc, &req, &resp, err, sizeof(err)), 0);
+    assert_int_equal(resp.status, 200);
+    assert_string_equal(resp.body, "{\"ok\":true}");
+    assert_int_equal(resp.len, strlen("{\"ok\":true}"));
+    assert_string_equal(fake_arg_value("q"), "London&appid=x");
+    assert_string_equal(fake_arg_value("appid"), "KEY");
+    assert_string_equal(fake_arg_value("name"), "S\xc3\xa3o Paulo +1%20");
+    assert_int_equal(fake_last.dup_args, 0);
+    assert_string_equal(fake_last.method, "GET");
+    http_response_clear(&resp);
+    free(url);
+}
+
+static void test_4xx_is_not_retried(void **state)
+{
+    struct http_response resp = {0};
+    char err[128];
+
+    (void)state;
+    assert_int_equal(
+        get("/missing", 1000, 3, 5000, NULL, &resp, err, sizeof(err)), 0);
+    assert_int_equal(resp.status, 404);
+    assert_int_equal(resp.attempts, 1);
+    assert_int_equal(fake_hits("/missing"), 1);
+    http_response_clear(&resp);
+}
+
+static void test_5xx_is_retried_then_returned(void **state)
+{
+    struct http_response resp = {0};
+    char err[128];
+
+    (void)state;
+    assert_int_equal(get("/down", 1000, 2, 5000, NULL, &resp, err, sizeof(err)),
+                     0);
+    assert_int_equal(resp.status, 503);
+    assert_int_equal(resp.attempts, 3);
+    assert_int_equal(fake_hits("/down"), 3);
+    http_response_clear(&resp);
+}
+
+static void test_5xx_then_success(void **state)
+{
+    struct http_response resp = {0};
+    char err[128];
+
+    (void)state;
+    assert_int_equal(
+        get("/flaky", 1000, 2, 5000, NULL, &resp, err, sizeof(err)), 0);
+    assert_int_equal(resp.status, 200);
+    assert_string_equal(resp.body, "recovered");
+    assert_int_equal(fake_hits("/flaky"), 3);
+    http_response_clear(&resp);
+}
+
+static void test_timeout_is_retried_and_reported(void **state)
+{
+    struct http_response resp = {0};
+    char err[128];
+    int64_t t0 = http_now_ms();
+
+    (void)state;
+    assert_int_equal(get("/slow", 150, 1, 5000, NULL, &resp, err, sizeof(err)),
+                     TEMPO_ETIMEOUT);
+    assert_null(resp.body);
+    assert_true(http_now_ms() - t0 < 650);
+    assert_int_equal(fake_hits("/slow"), 2);
+}
+
+static void test_deadline_bounds_retries(void **state)
+{
+    struct http_response resp = {0};
+    char err[128];
+    int64_t t0 = http_now_ms();
+
+    (void)state;
+    /* Ten retries of 200 ms would take 2 s; the deadline is 300 ms. */
+    assert_int_equal(get("/slow", 200, 10, 300, NULL, &resp, err, sizeof(err)),
+                     TEMPO_ETIMEOUT);
+    assert_true(http_now_ms() - t0 < 600);
+    assert_true(fake_hits("/slow") <= 2);
+}
+
+static void test_connection_refused(void **state)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    socklen_t sl = sizeof(sa);
+    struct http_request req = {0};
+    struct http_response resp = {0};
+    char url[64], err[128];
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    (void)state;
+    /* A port that was just free: bound, then closed without listening. */
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    close(fd);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/x",
+             (unsigned)ntohs(sa.sin_port));
+    req.url = url;
+    req.timeout_ms = 500;
+    req.retries = 1;
+    req.deadline_ms = http_now_ms() + 2000;
+    assert_int_equal(http_client_request(hc, &req, &resp, err, sizeof(err)),
+                     TEMPO_EUPSTREAM);
+    assert_null(strstr(err, url)); /* no URLs in messages */
+}
+
+static void test_body_cap(void **state)
+{
+    struct http_response resp = {0};
+    char err[128];
+
+    (void)state;
+    assert_int_equal(get("/big", 5000, 2, 10000, NULL, &resp, err, sizeof(err)),
+                     TEMPO_EUPSTREAM);
+    assert_non_null(strstr(err, "too large"));
+    assert_int_equal(fake_hits("/big"), 1); /* not retried */
+}
+
+static void test_429_retry_after_beyond_deadline(void **state)
+{
+    struct http_response resp = {0};
+    char err[128];
+    int64_t t0 = http_now_ms();
+
+    (void)state;
+    assert_int_equal(
+        get("/limited", 1000, 3, 500, NULL, &resp, err, sizeof(err)), 0);
+    assert_int_equal(resp.status, 429);
+    assert_int_equal(fake_hits("/limited"), 1);
+    assert_true(http_now_ms() - t0 < 400); /* did not sit out the wait */
+    http_response_clear(&resp);
+}
+
+static void test_429_retry_after_within_deadline(void **state)
+{
+    struct fake_route *r = route("/limited-once");
+    struct http_response resp = {0};
+    char err[128];
+    int64_t t0 = http_now_ms();
+
+    (void)state;
+    pthread_mutex_lock(&fake_mu);
+    r->header = "Retry-After: 1";
+    pthread_mutex_unlock(&fake_mu);
+    /* fail_first answers 429 without the header: no hint, no retry. */
+    assert_int_equal(
+        get("/limited-once", 1000, 3, 5000, NULL, &resp, err, sizeof(err)), 0);
+    assert_int_equal(resp.status, 429);
+    http_response_clear(&resp);
+
+    pthread_mutex_lock(&fake_mu);
+    r->hits = 0;
+    r->fail_first = 0;
+    r->status = 429;
+    r->body = "{}";
+    pthread_mutex_unlock(&fake_mu);
+    /* Now every answer is a 429 with Retry-After: 1; with a 5 s deadline
+     * and one retry, the client waits once, about a second. */
+    assert_int_equal(
+        get("/limited-once", 1000, 1, 5000, NULL, &resp, err, sizeof(err)), 0);
+    assert_int_equal(resp.status, 429);
+    assert_int_equal(fake_hits("/limited-once"), 2);
+    assert_true(http_now_ms() - t0 >= 900);
+    http_response_clear(&resp);
+}
+
+static void test_post_form_basic_auth_then_reset(void **state)
+{
+    struct http_request req = {0};
+    struct http_response resp = {0};
+    char err[128];
+    char *url = http_url_build(fake_base(), "/token", NULL, err, sizeof(err));
+    static const char *const hdrs[] = {"X-Test: 1", NULL};
+
+    (void)state;
+    req.url = url;
+    req.form = "grant_type=client_credentials";
+    req.username = "id";
+    req.password = "s:cret";
+    req.headers = hdrs;
+    req.timeout_ms = 2000;
+    req.deadline_ms = http_now_ms() + 2000;
+    assert_int_equal(http_client_request(hc, &req, &resp, err, sizeof(err)), 0);
+    http_response_clear(&resp);
+    assert_string_equal(fake_last.method, "POST");
+    assert_string_equal(fake_last.body, "grant_type=client_credentials");
+    /* base64("id:s:cret") */
+    assert_string_equal(fake_last.auth, "Basic aWQ6czpjcmV0");
+
+    /* The next request on the same handle carries none of that. */
+    memset(&req, 0, sizeof(req));
+    req.url = url;
+    req.timeout_ms = 2000;
+    req.deadline_ms = http_now_ms() + 2000;
+    assert_int_equal(http_client_request(hc, &req, &resp, err, sizeof(err)), 0);
+    http_response_clear(&resp);
+    assert_string_equal(fake_last.method, "GET");
+    assert_string_equal(fake_last.auth, "");
+    assert_string_equal(fake_last.body, "");
+    free(url);
+}
+
+static void test_keep_alive_reuses_connection(void **state)
+{
+    struct http_response resp = {0};
+    char err[128];
+    int i;
+
+    (void)state;
+    for (i = 0; i < 3; i++) {
+        assert_int_equal(
+            get("/ok", 1000, 0, 2000, NULL, &resp, err, sizeof(err)), 0);
+        http_response_clear(&resp);
+    }
+    assert_int_equal(fake_connections, 1);
+}
+
+static void test_circuit_breaker(void **state)
+{
+    struct http_breaker *b = http_breaker_create(2, 300);
+    struct http_response resp = {0};
+    char err[128];
+
+    (void)state;
+    assert_non_null(b);
+    assert_int_equal(get("/down", 1000, 0, 2000, b, &resp, err, sizeof(err)),
+                     0);
+    http_response_clear(&resp);
+    assert_int_equal(get("/down", 1000, 0, 2000, b, &resp, err, sizeof(err)),
+                     0);
+    http_response_clear(&resp);
+    assert_int_equal(fake_hits("/down"), 2);
+
+    /* Open: fails at once, without reaching the upstream. */
+    assert_int_equal(get("/ok", 1000, 0, 2000, b, &resp, err, sizeof(err)),
+                     TEMPO_EUPSTREAM);
+    assert_non_null(strstr(err, "circuit"));
+    assert_int_equal(fake_hits("/ok"), 0);
+
+    /* Half-open after the pause: one probe, which closes it. */
+    usleep(350 * 1000);
+    assert_int_equal(get("/ok", 1000, 0, 2000, b, &resp, err, sizeof(err)), 0);
+    http_response_clear(&resp);
+    assert_int_equal(get("/ok", 1000, 0, 2000, b, &resp, err, sizeof(err)), 0);
+    http_response_clear(&resp);
+    assert_int_equal(fake_hits("/ok"), 2);
+    http_breaker_destroy(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_url_build_encodes_values),
+        cmocka_unit_test_setup_teardown(test_query_reaches_upstream_verbatim,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_4xx_is_not_retried, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_5xx_is_retried_then_returned,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_5xx_then_success, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timeout_is_retried_and_reported,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deadline_bounds_retries, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_connection_refused, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_body_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_429_retry_after_beyond_deadline,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_429_retry_after_within_deadline,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_post_form_basic_auth_then_reset,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keep_alive_reuses_connection,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_circuit_breaker, setup, teardown),
+    };
+    int rc;
+
+    memset(big_body, 'x', sizeof(big_body) - 1);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
+}

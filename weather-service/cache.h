@@ -1,0 +1,93 @@
+/*
+ * cache.h - the worker's weather cache, and the weather types that the
+ * providers (owm, open_meteo) fill and the cache stores.
+ *
+ * Entries are keyed by a normalised query (cache_key).  A fresh entry (age
+ * below the TTL) answers at once.  Concurrent lookups of the same missing
+ * key coalesce: one caller runs the fetch, the others wait for its result.
+ * When a fetch fails with an upstream error or timeout, an older answer
+ * still within the stale limit is returned instead, marked CACHE_STALE.
+ * Thread-safe; nothing here logs.
+ */
+#ifndef TEMPO_CACHE_H
+#define TEMPO_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* What a client asked for: a city (optionally in a country) or a point. */
+struct weather_query {
+    const char *city;    /* NULL for a coordinate query */
+    const char *country; /* NULL or 2 upper-case letters, with city only */
+    double lat, lon;     /* used when city == NULL */
+};
+
+#define WEATHER_NAME_MAX 256
+
+/* What a weather provider answered. */
+struct weather_report {
+    double temp_c;
+    char name[WEATHER_NAME_MAX]; /* "" when the provider did not name it */
+    char country[3];             /* ISO alpha-2, "" when unknown */
+    int has_coords;
+    double lat, lon;
+};
+
+/*
+ * Copies len bytes of s into r->name, cut to fit at a UTF-8 character
+ * boundary.  Providers use it for upstream names of any length.
+ */
+void cache_report_set_name(struct weather_report *r, const char *s, size_t len);
+
+#define CACHE_KEY_MAX 256
+
+/*
+ * Writes q's key into buf (CACHE_KEY_MAX bytes): "c:<city>|<CC>" with the
+ * city trimmed, inner whitespace runs collapsed and ASCII lower-cased, or
+ * "g:<lat>,<lon>" with both rounded to 2 decimals (about 1 km).  Returns
+ * 0, or TEMPO_EINVAL if the city does not fit.
+ */
+int cache_key(const struct weather_query *q, char buf[CACHE_KEY_MAX]);
+
+/* Produces a report for a cache miss; returns 0 or a negative tempo_err
+ * with a message in err.  Runs without any cache lock held. */
+typedef int (*cache_fetch_fn)(void *ctx, struct weather_report *out, char *err,
+                              size_t errlen);
+
+struct cache_opts {
+    long ttl_s;         /* 0 disables the cache: every get fetches */
+    long stale_s;       /* max age of an answer served when fetch fails */
+    size_t max_entries; /* oldest entries are evicted beyond this */
+    /* Clock for entry ages, for tests; NULL means CLOCK_MONOTONIC ms. */
+    int64_t (*now_ms)(void *clock_ctx);
+    void *clock_ctx;
+};
+
+enum cache_how {
+    CACHE_FETCHED = 0, /* this call ran the fetch */
+    CACHE_HIT,         /* a fresh entry, or a concurrent caller's fetch */
+    CACHE_STALE,       /* fetch failed; an older answer served (err says
+                        * why the fetch failed) */
+};
+
+struct cache;
+
+/* Returns a new cache or NULL (out of memory).  o is copied. */
+struct cache *cache_create(const struct cache_opts *o);
+void cache_destroy(struct cache *c); /* NULL is a no-op; no callers left */
+
+/*
+ * Looks key up and, if needed, calls fetch(ctx, ...) (or waits for a
+ * concurrent caller's fetch of the same key until deadline_ms, a
+ * CLOCK_MONOTONIC time in ms).  Returns 0 with *out and *how filled, or
+ * the fetch's error (TEMPO_ETIMEOUT if the wait ran out) with a message in
+ * err.  City-not-found and other non-upstream errors never serve stale.
+ */
+int cache_get(struct cache *c, const char *key, cache_fetch_fn fetch, void *ctx,
+              int64_t deadline_ms, struct weather_report *out,
+              enum cache_how *how, char *err, size_t errlen);
+
+/* Number of entries held (for tests and metrics). */
+size_t cache_size(struct cache *c);
+
+#endif

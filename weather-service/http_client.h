@@ -1,0 +1,90 @@
+/*
+ * http_client.h - the worker's one way to talk to upstream HTTP APIs.
+ *
+ * A struct http_client wraps one CURL easy handle and belongs to one thread
+ * (libcurl forbids sharing a handle); reusing it keeps connections alive
+ * between calls.  A request is retried on timeouts, connection errors and
+ * 5xx (never on other 4xx), with jittered exponential backoff, and on 429
+ * when the upstream's Retry-After fits in the request's deadline.  Nothing
+ * here logs: failures come back as a negative tempo_err and a client-safe
+ * message (no URLs, which may carry API keys).
+ *
+ * curl_global_init() must have run before the first http_client_create();
+ * service_create() does it.
+ */
+#ifndef TEMPO_HTTP_CLIENT_H
+#define TEMPO_HTTP_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Largest response body accepted; a bigger one is an upstream error. */
+#define HTTP_MAX_BODY (1024 * 1024)
+
+/* Milliseconds on CLOCK_MONOTONIC; deadlines below are in this clock. */
+int64_t http_now_ms(void);
+
+struct http_breaker;
+
+struct http_request {
+    const char *url;            /* built by http_url_build */
+    const char *const *headers; /* NULL-terminated "Name: value", or NULL */
+    const char *form;     /* POST body (x-www-form-urlencoded); NULL = GET */
+    const char *username; /* HTTP Basic, with password; NULL = none */
+    const char *password;
+    long timeout_ms;              /* per attempt (UPSTREAM_TIMEOUT_MS) */
+    int retries;                  /* extra attempts (UPSTREAM_RETRIES) */
+    int64_t deadline_ms;          /* absolute, http_now_ms() clock */
+    struct http_breaker *breaker; /* borrowed, may be NULL */
+};
+
+struct http_response {
+    long status;
+    char *body; /* malloc'd, NUL-terminated (also binary-safe via len) */
+    size_t len;
+    int attempts; /* attempts made, for tests and debugging */
+};
+
+struct http_client;
+
+/* Returns a new client or NULL (out of memory / curl failure). */
+struct http_client *http_client_create(void);
+void http_client_destroy(struct http_client *hc); /* NULL is a no-op */
+
+/*
+ * Performs req.  Returns 0 when the upstream answered: resp->status is the
+ * final status (2xx, any 4xx, or a 5xx/429 left after retries) and
+ * resp->body must be released with http_response_clear.  Otherwise returns
+ * TEMPO_ETIMEOUT (the last attempt timed out or no time was left),
+ * TEMPO_EUPSTREAM (connection failed, body over HTTP_MAX_BODY, circuit
+ * open) or TEMPO_EINTERNAL, with resp untouched and a message in err.
+ */
+int http_client_request(struct http_client *hc, const struct http_request *req,
+                        struct http_response *resp, char *err, size_t errlen);
+
+void http_response_clear(struct http_response *resp); /* NULL: no-op */
+
+/*
+ * Builds base + path + "?k1=v1&k2=v2..." with every key and value
+ * percent-encoded by libcurl's URL API, so a value such as
+ * "London&appid=x" stays one value.  params is a NULL-terminated list of
+ * alternating keys and values (NULL for none).  base may end in "/" and
+ * may carry a path prefix.  Returns a new string (free with free()) or
+ * NULL with a message in err (malformed base URL).
+ */
+char *http_url_build(const char *base, const char *path,
+                     const char *const *params, char *err, size_t errlen);
+
+/*
+ * A circuit breaker for one upstream, shared by all threads: after
+ * `threshold` consecutive failures (transport errors, 5xx, 429) requests
+ * fail at once for `open_ms`; then one probe request is let through, and
+ * its outcome closes or re-opens the circuit.
+ */
+struct http_breaker *http_breaker_create(int threshold, long open_ms);
+void http_breaker_destroy(struct http_breaker *b); /* NULL is a no-op */
+
+/* A per-client random number (xorshift, seeded from getrandom). */
+uint64_t http_client_random(struct http_client *hc);
+
+#endif

@@ -1,0 +1,450 @@
+/*
+ * service.c - see service.h.  The weather_service RPC methods: argument
+ * checking against the Nameko signature, then weather (cache, provider),
+ * genre, tracks (Spotify or the built-in catalog), and the SPEC section 2
+ * reply object.
+ *
+ * DESIGN
+ *
+ * Methods sit in a const table, so an unknown name fails in the lookup.
+ * A method either returns a new reply object or fills a fault whose
+ * exc_type/exc_path come from errors.h (tempo's types) or are Nameko's own
+ * (MethodNotFound, IncorrectSignature), so a Python client re-raises them.
+ *
+ * Each provider phase (weather, then music) may take up to
+ * UPSTREAM_TIMEOUT_MS for each of its 1 + UPSTREAM_RETRIES attempts.  A
+ * music failure degrades to the catalog; a weather failure can only fall
+ * back to a stale cached answer.  Both fallbacks are logged here, once,
+ * because no error reaches the dispatcher for them; real failures are
+ * returned as faults and logged by the dispatcher.
+ */
+#include "service.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache.h"
+#include "catalog.h"
+#include "config.h"
+#include "errors.h"
+#include "genre.h"
+#include "http_client.h"
+#include "log.h"
+#include "nameko.h"
+#include "open_meteo.h"
+#include "owm.h"
+#include "spotify.h"
+#include "validate.h"
+
+#define CACHE_MAX_ENTRIES 10000
+#define CACHE_STALE_EXTRA_S 3600 /* stale answers: up to TTL + 1 h old */
+
+struct service {
+    const struct config *cfg;
+    struct cache *cache;
+    struct owm *owm;
+    struct open_meteo *om;
+    struct spotify *spotify;
+    struct catalog *catalog;
+};
+
+struct service_worker {
+    struct service *svc;
+    struct http_client *hc;
+};
+
+typedef int (*method_fn)(struct service_worker *w, const json_t *kwargs,
+                         json_t **result, struct service_fault *fault);
+
+static int get_playlist(struct service_worker *w, const json_t *kwargs,
+                        json_t **result, struct service_fault *fault);
+
+static const struct method {
+    const char *name;
+    method_fn fn;
+    const char *const *kwargs; /* the accepted keyword arguments */
+} methods[] = {
+    {"get_playlist", get_playlist,
+     (const char *const[]){"city", "country", "lat", "lon", NULL}},
+};
+
+static const char *weather_source(const struct config *cfg)
+{
+    return cfg->weather_provider == WEATHER_OWM ? "openweathermap"
+                                                : "open-meteo";
+}
+
+static const char *weather_url(const struct config *cfg)
+{
+    return cfg->weather_provider == WEATHER_OWM ? cfg->openweather_url
+                                                : cfg->open_meteo_url;
+}
+
+struct service *service_create(const struct config *cfg, char *err,
+                               size_t errlen)
+{
+    struct service *svc = calloc(1, sizeof(*svc));
+    struct cache_opts co = {0};
+    char wurl[512], murl[512];
+
+    if (svc == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    svc->cfg = cfg;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf(err, errlen, "libcurl initialisation failed");
+        free(svc);
+        return NULL;
+    }
+    co.ttl_s = cfg->weather_cache_ttl_s;
+    co.stale_s = cfg->weather_cache_ttl_s + CACHE_STALE_EXTRA_S;
+    co.max_entries = CACHE_MAX_ENTRIES;
+    svc->cache = cache_create(&co);
+    if (svc->cache == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    svc->catalog = catalog_create(err, errlen);
+    if (svc->catalog == NULL)
+        goto fail;
+    if (cfg->weather_provider == WEATHER_OWM)
+        svc->owm = owm_create(cfg);
+    else
+        svc->om = open_meteo_create(cfg);
+    if (cfg->music_provider == MUSIC_SPOTIFY)
+        svc->spotify = spotify_create(cfg);
+    if ((svc->owm == NULL && svc->om == NULL) ||
+        (cfg->music_provider == MUSIC_SPOTIFY && svc->spotify == NULL)) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+
+    /* Base URLs carry no keys, but mask any user:password in them. */
+    snprintf(wurl, sizeof(wurl), "%s", weather_url(cfg));
+    cfg_mask_url(wurl);
+    snprintf(murl, sizeof(murl), "%s", cfg->spotify_api_url);
+    cfg_mask_url(murl);
+    log_info("weather provider %s (%s), music provider %s%s%s%s, "
+             "weather cache %ld s, playlist size %ld",
+             weather_source(cfg), wurl, svc->spotify ? "spotify" : "catalog",
+             svc->spotify ? " (" : "", svc->spotify ? murl : "",
+             svc->spotify ? ", catalog fallback)" : "",
+             cfg->weather_cache_ttl_s, cfg->playlist_size);
+    return svc;
+fail:
+    service_destroy(svc);
+    return NULL;
+}
+
+void service_destroy(struct service *svc)
+{
+    if (svc == NULL)
+        return;
+    spotify_destroy(svc->spotify);
+    owm_destroy(svc->owm);
+    open_meteo_destroy(svc->om);
+    catalog_destroy(svc->catalog);
+    cache_destroy(svc->cache);
+    curl_global_cleanup();
+    free(svc);
+}
+
+struct service_worker *service_worker_create(struct service *svc)
+{
+    struct service_worker *w = calloc(1, sizeof(*w));
+
+    if (w == NULL)
+        return NULL;
+    w->svc = svc;
+    w->hc = http_client_create();
+    if (w->hc == NULL) {
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+void service_worker_destroy(struct service_worker *w)
+{
+    if (w == NULL)
+        return;
+    http_client_destroy(w->hc);
+    free(w);
+}
+
+/* Fills a fault of one of Nameko's own exception types. */
+static int nameko_fault(struct service_fault *f, const char *type,
+                        const char *path, const char *value)
+{
+    f->exc_type = type;
+    f->exc_path = path;
+    snprintf(f->value, sizeof(f->value), "%s", value);
+    f->exc_args = json_pack("[s]", f->value);
+    return TEMPO_EINTERNAL;
+}
+
+/* Fills a fault from a tempo_err; `city` names a city not found. */
+static int fault(struct service_fault *f, int rc, const char *msg,
+                 const char *city)
+{
+    f->exc_type = tempo_err_exc_type(rc);
+    f->exc_path = tempo_err_exc_path(rc);
+    if (rc == TEMPO_ENOCITY && city != NULL) {
+        snprintf(f->value, sizeof(f->value), "city not found: %s", city);
+        f->exc_args = json_pack("[s]", city);
+    } else {
+        snprintf(f->value, sizeof(f->value), "%s",
+                 msg && msg[0] ? msg : tempo_err_code(rc));
+        f->exc_args = json_pack("[s]", f->value);
+    }
+    return rc;
+}
+
+/* Identifier-like keys are named in messages; anything else is not
+ * echoed, since it is arbitrary client input. */
+static int printable_key(const char *k)
+{
+    size_t n = strspn(k, "abcdefghijklmnopqrstuvwxyz"
+                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+    return n > 0 && n <= 64 && k[n] == '\0';
+}
+
+int service_call(struct service_worker *w, const char *method,
+                 const json_t *args, const json_t *kwargs,
+                 const char *request_id, json_t **result,
+                 struct service_fault *f)
+{
+    const struct method *m = NULL;
+    const char *key;
+    json_t *v;
+    size_t i, j;
+    char msg[160];
+
+    (void)request_id; /* the dispatcher set it on this thread's log lines */
+    memset(f, 0, sizeof(*f));
+    for (i = 0; method != NULL && i < sizeof(methods) / sizeof(methods[0]); i++)
+        if (strcmp(methods[i].name, method) == 0)
+            m = &methods[i];
+    if (m == NULL)
+        return nameko_fault(f, NAMEKO_METHOD_NOT_FOUND,
+                            "nameko.exceptions.MethodNotFound",
+                            method ? method : "");
+    if (args != NULL && (!json_is_array(args) || json_array_size(args) > 0))
+        return nameko_fault(f, NAMEKO_INCORRECT_SIGNATURE,
+                            "nameko.exceptions.IncorrectSignature",
+                            "positional arguments are not accepted; "
+                            "use keyword arguments");
+    if (kwargs != NULL && !json_is_object(kwargs))
+        return nameko_fault(f, NAMEKO_INCORRECT_SIGNATURE,
+                            "nameko.exceptions.IncorrectSignature",
+                            "kwargs must be an object");
+    json_object_foreach((json_t *)kwargs, key, v)
+    {
+        for (j = 0; m->kwargs[j] != NULL; j++)
+            if (strcmp(m->kwargs[j], key) == 0)
+                break;
+        if (m->kwargs[j] != NULL)
+            continue;
+        if (printable_key(key))
+            snprintf(msg, sizeof(msg),
+                     "%s() got an unexpected keyword argument '%s'", m->name,
+                     key);
+        else
+            snprintf(msg, sizeof(msg),
+                     "%s() got an unexpected keyword argument", m->name);
+        return nameko_fault(f, NAMEKO_INCORRECT_SIGNATURE,
+                            "nameko.exceptions.IncorrectSignature", msg);
+    }
+    return m->fn(w, kwargs, result, f);
+}
+
+/* JSON null counts as absent, as Python's None would for a kwarg. */
+static const json_t *kwarg(const json_t *kwargs, const char *name)
+{
+    const json_t *v = json_object_get(kwargs, name);
+
+    return json_is_null(v) ? NULL : v;
+}
+
+/* Turns kwargs into a query; 0 or TEMPO_EINVAL with a message in err. */
+static int parse_query(const json_t *kwargs, struct weather_query *q,
+                       char country[3], char *err, size_t errlen)
+{
+    const json_t *city = kwarg(kwargs, "city");
+    const json_t *cc = kwarg(kwargs, "country");
+    const json_t *lat = kwarg(kwargs, "lat");
+    const json_t *lon = kwarg(kwargs, "lon");
+
+    memset(q, 0, sizeof(*q));
+    if (city != NULL && (lat != NULL || lon != NULL)) {
+        snprintf(err, errlen, "give either city or lat/lon, not both");
+        return TEMPO_EINVAL;
+    }
+    if (city != NULL) {
+        if (!json_is_string(city)) {
+            snprintf(err, errlen, "city must be a string");
+            return TEMPO_EINVAL;
+        }
+        if (validate_city(json_string_value(city), json_string_length(city),
+                          err, errlen) != 0)
+            return TEMPO_EINVAL;
+        q->city = json_string_value(city);
+        if (cc != NULL) {
+            if (!json_is_string(cc)) {
+                snprintf(err, errlen, "country must be a string");
+                return TEMPO_EINVAL;
+            }
+            if (validate_country(json_string_value(cc), json_string_length(cc),
+                                 country, err, errlen) != 0)
+                return TEMPO_EINVAL;
+            q->country = country;
+        }
+        return 0;
+    }
+    if (lat == NULL && lon == NULL) {
+        snprintf(err, errlen, "city or lat and lon are required");
+        return TEMPO_EINVAL;
+    }
+    if (lat == NULL || lon == NULL) {
+        snprintf(err, errlen, "lat and lon go together");
+        return TEMPO_EINVAL;
+    }
+    if (cc != NULL) {
+        snprintf(err, errlen, "country goes with city, not lat/lon");
+        return TEMPO_EINVAL;
+    }
+    if (!json_is_number(lat) || !json_is_number(lon)) {
+        snprintf(err, errlen, "lat and lon must be numbers");
+        return TEMPO_EINVAL;
+    }
+    q->lat = json_number_value(lat);
+    q->lon = json_number_value(lon);
+    if (validate_coord_value(q->lat, -90.0, 90.0, "lat", err, errlen) != 0 ||
+        validate_coord_value(q->lon, -180.0, 180.0, "lon", err, errlen) != 0)
+        return TEMPO_EINVAL;
+    return 0;
+}
+
+struct weather_ctx {
+    struct service_worker *w;
+    const struct weather_query *q;
+    int64_t deadline_ms;
+};
+
+static int fetch_weather(void *ctx, struct weather_report *out, char *err,
+                         size_t errlen)
+{
+    struct weather_ctx *c = ctx;
+    struct service *svc = c->w->svc;
+
+    if (svc->owm != NULL)
+        return owm_fetch(svc->owm, c->w->hc, c->q, c->deadline_ms, out, err,
+                         errlen);
+    return open_meteo_fetch(svc->om, c->w->hc, c->q, c->deadline_ms, out, err,
+                            errlen);
+}
+
+static int64_t phase_deadline(const struct config *cfg)
+{
+    return http_now_ms() +
+           (int64_t)cfg->upstream_timeout_ms * (1 + cfg->upstream_retries);
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s != NULL && s[0] != '\0' ? json_string(s) : json_null();
+}
+
+static json_t *location_json(const struct weather_query *q,
+                             const struct weather_report *r)
+{
+    json_t *lat, *lon;
+
+    if (q->city == NULL) { /* report what was asked, not a grid point */
+        lat = json_real(q->lat);
+        lon = json_real(q->lon);
+    } else if (r->has_coords) {
+        lat = json_real(r->lat);
+        lon = json_real(r->lon);
+    } else {
+        lat = json_null();
+        lon = json_null();
+    }
+    return json_pack("{s:o, s:o, s:o, s:o}", "name", str_or_null(r->name),
+                     "country", str_or_null(r->country), "lat", lat, "lon",
+                     lon);
+}
+
+static int get_playlist(struct service_worker *w, const json_t *kwargs,
+                        json_t **result, struct service_fault *f)
+{
+    struct service *svc = w->svc;
+    const struct config *cfg = svc->cfg;
+    struct weather_query q;
+    struct weather_report rep;
+    struct weather_ctx ctx;
+    enum cache_how how = CACHE_FETCHED;
+    enum genre g;
+    char country[3] = "", key[CACHE_KEY_MAX], err[256];
+    json_t *tracks = NULL, *res = NULL;
+    const char *music = "catalog";
+    int rc, degraded = 0;
+
+    err[0] = '\0';
+    rc = parse_query(kwargs, &q, country, err, sizeof(err));
+    if (rc == 0)
+        rc = cache_key(&q, key);
+    if (rc != 0)
+        return fault(f, TEMPO_EINVAL, err, NULL);
+
+    ctx.w = w;
+    ctx.q = &q;
+    ctx.deadline_ms = phase_deadline(cfg);
+    rc = cache_get(svc->cache, key, fetch_weather, &ctx, ctx.deadline_ms, &rep,
+                   &how, err, sizeof(err));
+    if (rc != 0)
+        return fault(f, rc, err, q.city);
+    if (how == CACHE_STALE)
+        log_warn("weather provider failed (%s); serving a stale cached "
+                 "answer",
+                 err);
+    if (genre_from_celsius(rep.temp_c, &g) != 0)
+        return fault(f, TEMPO_EUPSTREAM, "weather provider answered garbage",
+                     NULL);
+
+    if (svc->spotify != NULL) {
+        rc = spotify_tracks(svc->spotify, w->hc, g, (size_t)cfg->playlist_size,
+                            phase_deadline(cfg), &tracks, err, sizeof(err));
+        if (rc == 0) {
+            music = "spotify";
+        } else {
+            log_warn("music provider failed (%s); serving the built-in "
+                     "catalog",
+                     err);
+            degraded = 1;
+        }
+    }
+    if (tracks == NULL)
+        tracks = catalog_sample(svc->catalog, g, (size_t)cfg->playlist_size);
+    if (tracks == NULL || json_array_size(tracks) == 0) {
+        json_decref(tracks);
+        return fault(f, TEMPO_EINTERNAL, "no tracks available", NULL);
+    }
+
+    res = json_pack("{s:o, s:f, s:s, s:o, s:{s:s, s:s}, s:b, s:s}", "location",
+                    location_json(&q, &rep), "temperature_c", rep.temp_c,
+                    "genre", genre_name(g), "tracks", tracks, "sources",
+                    "weather", weather_source(cfg), "music", music, "cached",
+                    how != CACHE_FETCHED, "worker", cfg->worker_id);
+    if (res != NULL && degraded)
+        json_object_set_new(res, "degraded", json_true());
+    if (res != NULL && how == CACHE_STALE)
+        json_object_set_new(res, "stale", json_true());
+    if (res == NULL)
+        return fault(f, TEMPO_EINTERNAL, "out of memory", NULL);
+    *result = res;
+    return 0;
+}

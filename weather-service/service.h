@@ -1,0 +1,53 @@
+/*
+ * service.h - the weather_service RPC methods, independent of AMQP.
+ *
+ * The worker's AMQP loop hands each decoded call to service_call() on one of
+ * its threads and publishes whatever comes back.  One `struct service` is
+ * shared by all threads (providers, caches, Spotify token: thread-safe
+ * inside); each thread owns one `struct service_worker` (its CURL handle).
+ */
+#ifndef TEMPO_SERVICE_H
+#define TEMPO_SERVICE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+struct config;
+struct service;
+struct service_worker;
+
+/*
+ * Creates the service from a frozen config (borrowed; must outlive the
+ * service).  Logs the chosen providers once, never secrets.  Returns NULL
+ * with a message in err on failure.
+ */
+struct service *service_create(const struct config *cfg, char *err,
+                               size_t errlen);
+void service_destroy(struct service *svc); /* NULL is a no-op */
+
+/* Per-thread state.  Create and use on the same thread. */
+struct service_worker *service_worker_create(struct service *svc);
+void service_worker_destroy(struct service_worker *w); /* NULL: no-op */
+
+/* Why a call failed, ready for a Nameko error envelope. */
+struct service_fault {
+    const char *exc_type; /* static string, e.g. "CityNotFound" */
+    const char *exc_path; /* static string, e.g. "tempo.CityNotFound" */
+    json_t *exc_args;     /* new reference (array) or NULL */
+    char value[512];      /* human-readable, client-safe, no secrets */
+};
+
+/*
+ * Runs `method` (borrowed strings/values) with Nameko args and kwargs.
+ * Methods are looked up in a const table; an unknown one is a
+ * MethodNotFound fault.  Returns 0 with *result a new reference (the SPEC
+ * section 2 reply object), or a negative tempo_err with *fault filled (the
+ * caller json_decref's fault->exc_args).  request_id (may be NULL) is only
+ * for logging.
+ */
+int service_call(struct service_worker *w, const char *method,
+                 const json_t *args, const json_t *kwargs,
+                 const char *request_id, json_t **result,
+                 struct service_fault *fault);
+
+#endif
