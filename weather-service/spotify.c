@@ -388,7 +388,7 @@ static int search_page(struct spotify *sp, struct http_client *hc, enum genre g,
         }
         if (resp.status != 401)
             break;
-        stale_gen = -1;
+        stale_gen = (long)gen;
     }
     if (resp.status == 200) {
         rc = spotify_decode_tracks(resp.body, resp.len, tracks, max, page_items,

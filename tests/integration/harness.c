@@ -26,6 +26,60 @@
 #include <cmocka.h>
 
 static char broker_url[600];
+
+/* Every process the harness started and has not reaped: killed at exit
+ * or by h_kill_all, so a failed test never leaves daemons behind (they
+ * would hold CTest's pipes open and confuse the next test's counts). */
+static pid_t spawned[64];
+
+static void registry_add(pid_t pid)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(spawned) / sizeof(spawned[0]); i++)
+        if (spawned[i] == 0) {
+            spawned[i] = pid;
+            return;
+        }
+}
+
+static void registry_del(pid_t pid)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(spawned) / sizeof(spawned[0]); i++)
+        if (spawned[i] == pid)
+            spawned[i] = 0;
+}
+
+void h_kill_all(void)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(spawned) / sizeof(spawned[0]); i++)
+        if (spawned[i] > 0) {
+            kill(spawned[i], SIGKILL);
+            waitpid(spawned[i], NULL, 0);
+            spawned[i] = 0;
+        }
+}
+
+int h_kill_all_teardown(void **state)
+{
+    (void)state;
+    h_kill_all();
+    return 0;
+}
+
+static void registry_init(void)
+{
+    static int done;
+
+    if (!done) {
+        done = 1;
+        atexit(h_kill_all);
+    }
+}
 static int broker_port;
 
 static void load_broker(void)
@@ -94,8 +148,10 @@ int h_free_port(void)
 pid_t h_spawn(const char *const argv[], const char *const env[],
               const char *logfile)
 {
-    pid_t pid = fork();
+    pid_t pid;
 
+    registry_init();
+    pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         const char *envp[64];
@@ -114,6 +170,7 @@ pid_t h_spawn(const char *const argv[], const char *const env[],
         execve(argv[0], (char *const *)argv, (char *const *)envp);
         _exit(127);
     }
+    registry_add(pid);
     return pid;
 }
 
@@ -127,6 +184,7 @@ int h_stop(pid_t pid, int sig, int timeout_ms)
     for (waited = 0; waited < timeout_ms; waited += 10) {
         pid_t r = waitpid(pid, &status, WNOHANG);
         if (r == pid) {
+            registry_del(pid);
             if (WIFEXITED(status))
                 return WEXITSTATUS(status);
             return 128 + WTERMSIG(status);
@@ -135,6 +193,7 @@ int h_stop(pid_t pid, int sig, int timeout_ms)
     }
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
+    registry_del(pid);
     return -1;
 }
 
@@ -146,6 +205,7 @@ void h_fake_start(struct h_stack *s, const char *const extra[])
     FILE *f;
     pid_t pid;
 
+    registry_init();
     assert_int_equal(pipe(fds), 0);
     argv[n++] = TEMPO_FAKE_BIN;
     argv[n++] = "--port";
@@ -156,13 +216,17 @@ void h_fake_start(struct h_stack *s, const char *const extra[])
     pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
         dup2(fds[1], 1);
+        if (null >= 0)
+            dup2(null, 2); /* never hold the test runner's pipe */
         close(fds[0]);
         close(fds[1]);
         setpgid(0, 0);
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
+    registry_add(pid);
     close(fds[1]);
     f = fdopen(fds[0], "r");
     assert_non_null(f);

@@ -75,6 +75,12 @@ void h_stack_start(struct h_stack *s, const char *name, int nworkers,
 pid_t h_worker_start(struct h_stack *s, int idx,
                      const char *const worker_env[]);
 
+/* SIGKILLs every process the harness started and has not reaped. */
+void h_kill_all(void);
+
+/* h_kill_all as a cmocka teardown, for tests that start their own stack. */
+int h_kill_all_teardown(void **state);
+
 /* SIGTERMs everything, asserting that gateway and workers exit 0. */
 void h_stack_stop(struct h_stack *s);
 

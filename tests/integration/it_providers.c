@@ -185,11 +185,12 @@ static int worker_exit(const char *const env[], char *out, size_t cap)
     FILE *f;
     size_t n;
     int rc;
+    char dir[] = "/tmp/tempo-exit-XXXXXX";
 
-    snprintf(s.logdir, sizeof(s.logdir), "%s", "/tmp");
+    assert_non_null(mkdtemp(dir));
+    snprintf(s.logdir, sizeof(s.logdir), "%s", dir);
     snprintf(s.fake_url, sizeof(s.fake_url), "http://127.0.0.1:9");
-    snprintf(path, sizeof(path), "/tmp/worker0.log");
-    unlink(path);
+    snprintf(path, sizeof(path), "%s/worker0.log", dir);
     h_worker_start(&s, 0, env);
     rc = h_stop(s.workers[0], 0, 10000); /* signal 0: just wait */
     f = fopen(path, "r");
@@ -198,6 +199,7 @@ static int worker_exit(const char *const env[], char *out, size_t cap)
     out[n] = '\0';
     fclose(f);
     unlink(path);
+    rmdir(dir);
     return rc;
 }
 
@@ -286,13 +288,13 @@ static void test_owm_failures(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_keyless_default),
-        cmocka_unit_test(test_catalog_varies),
-        cmocka_unit_test(test_keys_switch_providers),
-        cmocka_unit_test(test_forced_providers),
-        cmocka_unit_test(test_forced_without_credentials),
-        cmocka_unit_test(test_spotify_failures),
-        cmocka_unit_test(test_owm_failures),
+        cmocka_unit_test_teardown(test_keyless_default, h_kill_all_teardown),
+        cmocka_unit_test_teardown(test_catalog_varies, h_kill_all_teardown),
+        cmocka_unit_test_teardown(test_keys_switch_providers, h_kill_all_teardown),
+        cmocka_unit_test_teardown(test_forced_providers, h_kill_all_teardown),
+        cmocka_unit_test_teardown(test_forced_without_credentials, h_kill_all_teardown),
+        cmocka_unit_test_teardown(test_spotify_failures, h_kill_all_teardown),
+        cmocka_unit_test_teardown(test_owm_failures, h_kill_all_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
