@@ -24,7 +24,9 @@ port_free() {
 pick_port() {
     local p
     for _ in $(seq 200); do
-        p=$((20000 + RANDOM % 30000))
+        # Below the kernel's ephemeral range (32768+), so no client socket
+        # can be holding it.
+        p=$((20000 + RANDOM % 12000))
         if port_free "$p" && port_free $((p + 1))
         then echo "$p"; return 0; fi
     done
@@ -54,11 +56,8 @@ ctl() {
     "$RMQ_BIN/rabbitmqctl" -n "$BROKER_NODE" "$@"
 }
 
-case "$cmd" in
-start)
-    [ -x "$RMQ_BIN/rabbitmq-server" ] || {
-        echo "broker.sh: rabbitmq-server is not installed" >&2; exit 1; }
-    port=${3:-0}
+start_node() {
+    local port=$1 node
     [ "$port" = 0 ] && port=$(pick_port)
     mkdir -p "$dir/home" "$dir/mnesia" "$dir/log"
     : >"$dir/enabled_plugins"
@@ -81,18 +80,33 @@ EOF
         if ! port_free "$port"; then break; fi
         if ! kill -0 "$(cat "$dir/server.pid")" 2>/dev/null; then
             echo "broker.sh: rabbitmq-server exited; see $dir/server.out" >&2
-            tail -20 "$dir/server.out" >&2
-            exit 1
+            grep -m3 -E "already_used|eaddrinuse|Kernel pid" "$dir/server.out" >&2 || true
+            return 1
         fi
         sleep 0.5
     done
     if port_free "$port"; then
         echo "broker.sh: broker did not open port $port in 60 s" >&2
         tail -20 "$dir/server.out" >&2
-        exit 1
+        kill -KILL -- "-$(cat "$dir/server.pid")" 2>/dev/null || true
+        return 1
     fi
     "$RMQ_BIN/rabbitmqctl" -n "$node" await_startup >/dev/null
     echo "broker $node listening on 127.0.0.1:$port"
+}
+
+case "$cmd" in
+start)
+    [ -x "$RMQ_BIN/rabbitmq-server" ] || {
+        echo "broker.sh: rabbitmq-server is not installed" >&2; exit 1; }
+    # A port can be taken between the check and the bind: try a few.
+    for attempt in 1 2 3; do
+        if start_node "${3:-0}"; then exit 0; fi
+        [ "${3:-0}" = 0 ] || exit 1
+        echo "broker.sh: start attempt $attempt failed; retrying" >&2
+        rm -rf "$dir/mnesia" "$dir/log"
+    done
+    exit 1
     ;;
 stop)
     [ -f "$dir/env" ] || exit 0

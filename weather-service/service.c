@@ -53,6 +53,7 @@ struct service {
 struct service_worker {
     struct service *svc;
     struct http_client *hc;
+    int64_t call_deadline_ms; /* of the call in progress; 0 = none */
 };
 
 typedef int (*method_fn)(struct service_worker *w, const json_t *kwargs,
@@ -214,8 +215,8 @@ static int printable_key(const char *k)
 
 int service_call(struct service_worker *w, const char *method,
                  const json_t *args, const json_t *kwargs,
-                 const char *request_id, json_t **result,
-                 struct service_fault *f)
+                 const char *request_id, int64_t deadline_ms,
+                 json_t **result, struct service_fault *f)
 {
     const struct method *m = NULL;
     const char *key;
@@ -225,6 +226,7 @@ int service_call(struct service_worker *w, const char *method,
 
     (void)request_id; /* the dispatcher set it on this thread's log lines */
     memset(f, 0, sizeof(*f));
+    w->call_deadline_ms = deadline_ms;
     for (i = 0; method != NULL && i < sizeof(methods) / sizeof(methods[0]); i++)
         if (strcmp(methods[i].name, method) == 0)
             m = &methods[i];
@@ -347,10 +349,23 @@ static int fetch_weather(void *ctx, struct weather_report *out, char *err,
                             errlen);
 }
 
-static int64_t phase_deadline(const struct config *cfg)
+/* Margin kept before the caller's deadline to publish the reply. */
+#define REPLY_MARGIN_MS 50
+
+/*
+ * The deadline of one upstream phase (weather, then music): its own
+ * retry budget, cut to the caller's deadline when the call carries one, so
+ * no thread keeps working for a client that has already been answered.
+ */
+static int64_t phase_deadline(const struct service_worker *w)
 {
-    return http_now_ms() +
-           (int64_t)cfg->upstream_timeout_ms * (1 + cfg->upstream_retries);
+    const struct config *cfg = w->svc->cfg;
+    int64_t d = http_now_ms() + (int64_t)cfg->upstream_timeout_ms *
+                                    (1 + cfg->upstream_retries);
+
+    if (w->call_deadline_ms > 0 && w->call_deadline_ms - REPLY_MARGIN_MS < d)
+        d = w->call_deadline_ms - REPLY_MARGIN_MS;
+    return d;
 }
 
 static json_t *str_or_null(const char *s)
@@ -402,7 +417,10 @@ static int get_playlist(struct service_worker *w, const json_t *kwargs,
 
     ctx.w = w;
     ctx.q = &q;
-    ctx.deadline_ms = phase_deadline(cfg);
+    ctx.deadline_ms = phase_deadline(w);
+    if (ctx.deadline_ms <= http_now_ms())
+        return fault(f, TEMPO_ETIMEOUT, "the call expired before it started",
+                     NULL);
     rc = cache_get(svc->cache, key, fetch_weather, &ctx, ctx.deadline_ms, &rep,
                    &how, err, sizeof(err));
     if (rc != 0)
@@ -417,7 +435,7 @@ static int get_playlist(struct service_worker *w, const json_t *kwargs,
 
     if (svc->spotify != NULL) {
         rc = spotify_tracks(svc->spotify, w->hc, g, (size_t)cfg->playlist_size,
-                            phase_deadline(cfg), &tracks, err, sizeof(err));
+                            phase_deadline(w), &tracks, err, sizeof(err));
         if (rc == 0) {
             music = "spotify";
         } else {

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct config;
 struct service;
@@ -39,6 +40,9 @@ struct service_fault {
 
 /*
  * Runs `method` (borrowed strings/values) with Nameko args and kwargs.
+ * deadline_ms (CLOCK_MONOTONIC milliseconds, 0 = none) is when the caller
+ * stops waiting: upstream work is cut short to finish before it, and a
+ * call already past it fails with UpstreamTimeout without upstream calls.
  * Methods are looked up in a const table; an unknown one is a
  * MethodNotFound fault.  Returns 0 with *result a new reference (the SPEC
  * section 2 reply object), or a negative tempo_err with *fault filled (the
@@ -47,7 +51,7 @@ struct service_fault {
  */
 int service_call(struct service_worker *w, const char *method,
                  const json_t *args, const json_t *kwargs,
-                 const char *request_id, json_t **result,
-                 struct service_fault *fault);
+                 const char *request_id, int64_t deadline_ms,
+                 json_t **result, struct service_fault *fault);
 
 #endif

@@ -56,6 +56,7 @@ struct job {
     char reply_to[256];
     char corr_id[256];
     char request_id[129];
+    int64_t deadline_ms; /* from the call's expiration; 0 = none */
     int has_reply_to;
     int bad_envelope; /* routing key or properties unusable */
     size_t body_len;
@@ -168,8 +169,8 @@ static void run_job(struct service_worker *sw, struct job *j)
     }
     memset(&fault, 0, sizeof(fault));
     rc = service_call(sw, j->method, call.args, call.kwargs,
-                      j->request_id[0] ? j->request_id : NULL, &result,
-                      &fault);
+                      j->request_id[0] ? j->request_id : NULL,
+                      j->deadline_ms, &result, &fault);
     if (rc == 0) {
         j->reply = nameko_reply_encode_result(result);
         log_debug("%s answered", j->method);
@@ -306,6 +307,26 @@ static void header_request_id(const amqp_basic_properties_t *p, char *out,
     }
 }
 
+/*
+ * The caller's deadline, from the call's `expiration` (milliseconds the
+ * message may live: the gateway sets it to the time it will still wait).
+ * Absent or unparsable (a Python Nameko client sends none): 0, no limit.
+ */
+static int64_t expiration_deadline(const amqp_basic_properties_t *p)
+{
+    char buf[24], *end = NULL;
+    long long ms;
+
+    if (!(p->_flags & AMQP_BASIC_EXPIRATION_FLAG) ||
+        amqp_conn_bytes_str(p->expiration, buf, sizeof(buf)) < 0 ||
+        buf[0] < '0' || buf[0] > '9')
+        return 0;
+    ms = strtoll(buf, &end, 10);
+    if (*end != '\0' || ms <= 0 || ms > 86400000LL)
+        return 0;
+    return now_ms() + ms;
+}
+
 static void dispatch(struct worker *w, amqp_envelope_t *env)
 {
     amqp_basic_properties_t *p = &env->message.properties;
@@ -333,6 +354,7 @@ static void dispatch(struct worker *w, amqp_envelope_t *env)
                             sizeof(j->corr_id)) < 0)
         j->bad_envelope = 1;
     header_request_id(p, j->request_id, sizeof(j->request_id));
+    j->deadline_ms = expiration_deadline(p);
     if (env->message.body.len <= NAMEKO_MAX_BODY) {
         j->body = malloc(env->message.body.len + 1);
         if (j->body == NULL)

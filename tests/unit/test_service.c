@@ -340,7 +340,7 @@ static int call(const char *method, const char *args, const char *kwargs,
   int rc;
 
   *res = NULL;
-  rc = service_call(sw, method, a, k, "req-1", res, f);
+  rc = service_call(sw, method, a, k, "req-1", 0, res, f);
   json_decref(a);
   json_decref(k);
   return rc;
