@@ -45,7 +45,8 @@ struct http_server {
     atomic_long active; /* requests between first call and completion */
 };
 
-enum req_state { REQ_NEW = 0, REQ_WAITING, REQ_DONE };
+/* NEW -> (WAITING -> DONE ->) ANSWERED */
+enum req_state { REQ_NEW = 0, REQ_WAITING, REQ_DONE, REQ_ANSWERED };
 
 struct http_req {
     struct rpc_req rpc; /* first member: rpc_done casts back */
@@ -239,6 +240,30 @@ static void set_request_id(struct http_req *r, struct MHD_Connection *conn)
         amqp_conn_uuid4(r->rpc.request_id);
 }
 
+/* Routes a complete request: answers at once or suspends it for an RPC. */
+static enum MHD_Result dispatch(struct http_req *r, const char *url,
+                                const char *method)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        if (strcmp(url, routes[i].path) == 0)
+            break;
+    if (i == sizeof(routes) / sizeof(routes[0]))
+        return reply_error(r, TEMPO_ENOTFOUND, "no such endpoint");
+    r->route = routes[i].metric;
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return reply_error(r, TEMPO_EMETHOD, "only GET and HEAD are allowed");
+    return routes[i].handler(r);
+}
+
+/*
+ * libmicrohttpd calls this first with the headers only (*con_cls NULL), then
+ * with each piece of body, then once more with *upload_data_size 0 when the
+ * request is complete.  Answering before that last call makes it close the
+ * connection, so GET and HEAD are answered (or suspended) only then; other
+ * methods, whose body we would only discard, are refused at once.
+ */
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
                                       const char *url, const char *method,
                                       const char *version,
@@ -247,46 +272,46 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
 {
     struct http_server *srv = cls;
     struct http_req *r = *con_cls;
-    enum MHD_Result ret;
-    size_t i;
+    enum MHD_Result ret = MHD_YES;
 
     (void)version;
     (void)upload_data;
-    if (r != NULL) {
-        *upload_data_size = 0; /* bodies are ignored */
-        if (r->state == REQ_DONE) {
-            log_set_request_id(r->rpc.request_id);
-            ret = finish_rpc(r);
-            log_set_request_id(NULL);
-            return ret;
-        }
-        return MHD_YES; /* a request body, or a spurious call */
+    if (r == NULL) {
+        r = calloc(1, sizeof(*r));
+        if (r == NULL)
+            return MHD_NO;
+        r->srv = srv;
+        r->conn = conn;
+        r->route = ROUTE_OTHER;
+        clock_gettime(CLOCK_MONOTONIC, &r->start);
+        set_request_id(r, conn);
+        *con_cls = r;
+        atomic_fetch_add(&srv->active, 1);
+        if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
+            return MHD_YES;
+        r->state = REQ_ANSWERED;
+        log_set_request_id(r->rpc.request_id);
+        ret = dispatch(r, url, method);
+        log_set_request_id(NULL);
+        return ret;
     }
-
-    r = calloc(1, sizeof(*r));
-    if (r == NULL)
-        return MHD_NO;
-    r->srv = srv;
-    r->conn = conn;
-    r->route = ROUTE_OTHER;
-    clock_gettime(CLOCK_MONOTONIC, &r->start);
-    set_request_id(r, conn);
-    *con_cls = r;
-    atomic_fetch_add(&srv->active, 1);
+    if (*upload_data_size != 0) {
+        *upload_data_size = 0; /* a body: ignored */
+        return MHD_YES;
+    }
     log_set_request_id(r->rpc.request_id);
-
-    for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-        if (strcmp(url, routes[i].path) == 0)
-            break;
-    if (i == sizeof(routes) / sizeof(routes[0])) {
-        ret = reply_error(r, TEMPO_ENOTFOUND, "no such endpoint");
-    } else {
-        r->route = routes[i].metric;
-        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-            ret = reply_error(r, TEMPO_EMETHOD, "only GET and HEAD are "
-                                                "allowed");
-        else
-            ret = routes[i].handler(r);
+    switch (r->state) {
+    case REQ_NEW:
+        r->state = REQ_ANSWERED;
+        ret = dispatch(r, url, method);
+        break;
+    case REQ_DONE:
+        r->state = REQ_ANSWERED;
+        ret = finish_rpc(r);
+        break;
+    case REQ_WAITING:
+    case REQ_ANSWERED:
+        break;
     }
     log_set_request_id(NULL);
     return ret;
@@ -305,10 +330,12 @@ static void request_completed(void *cls, struct MHD_Connection *conn,
     if (r->status == 0 && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
         r->status = 499; /* client went away before the answer */
     metrics_request(r->route, r->status, seconds_since(&r->start));
-    if (r->route == ROUTE_WEATHER)
-        log_debug("request %s finished with %d in %.1f ms",
-                  r->rpc.request_id, r->status,
+    if (r->route == ROUTE_WEATHER) {
+        log_set_request_id(r->rpc.request_id);
+        log_debug("/weather answered %d in %.1f ms", r->status,
                   seconds_since(&r->start) * 1e3);
+        log_set_request_id(NULL);
+    }
     free(r->rpc.body);
     free(r->rpc.reply);
     free(r);

@@ -145,9 +145,36 @@ int h_free_port(void)
     return port;
 }
 
-pid_t h_spawn(const char *const argv[], const char *const env[],
+/*
+ * With TEMPO_VALGRIND=1 in the test's environment, daemons run under
+ * valgrind memcheck: any error or definite leak makes the daemon exit 99,
+ * which h_stack_stop reports as a failure.
+ */
+static const char *const *maybe_valgrind(const char *const argv[],
+                                         const char **buf, size_t cap)
+{
+    static const char *const vg[] = {
+        "/usr/bin/valgrind", "--quiet", "--error-exitcode=99",
+        "--leak-check=full", "--errors-for-leak-kinds=definite",
+        "--show-leak-kinds=definite", "--track-fds=no", NULL};
+    const char *v = getenv("TEMPO_VALGRIND");
+    size_t n = 0, i;
+
+    if (v == NULL || strcmp(v, "1") != 0)
+        return argv;
+    for (i = 0; vg[i] != NULL && n < cap - 1; i++)
+        buf[n++] = vg[i];
+    for (i = 0; argv[i] != NULL && n < cap - 1; i++)
+        buf[n++] = argv[i];
+    buf[n] = NULL;
+    return buf;
+}
+
+pid_t h_spawn(const char *const argv_in[], const char *const env[],
               const char *logfile)
 {
+    const char *vbuf[32];
+    const char *const *argv = maybe_valgrind(argv_in, vbuf, 32);
     pid_t pid;
 
     registry_init();
