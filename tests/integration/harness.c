@@ -128,6 +128,24 @@ int h_broker_ctl(const char *args)
     return system(cmd);
 }
 
+int h_broker_signal(int sig)
+{
+    char path[600], buf[32];
+    FILE *f;
+    long pid = 0;
+
+    snprintf(path, sizeof(path), "%s/server.pid", getenv("TEMPO_BROKER_DIR"));
+    f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    if (fgets(buf, sizeof(buf), f) != NULL)
+        pid = strtol(buf, NULL, 10);
+    fclose(f);
+    if (pid <= 1)
+        return -1;
+    return kill(-(pid_t)pid, sig); /* the node's whole process group */
+}
+
 int h_free_port(void)
 {
     struct sockaddr_in a;

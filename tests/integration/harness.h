@@ -46,6 +46,9 @@ int h_broker_port(void);
 /* Runs scripts/broker.sh ctl <args> against the private broker. */
 int h_broker_ctl(const char *args);
 
+/* Sends sig (e.g. SIGSTOP/SIGCONT) to the private broker's processes. */
+int h_broker_signal(int sig);
+
 int h_free_port(void);
 
 /*

@@ -124,6 +124,37 @@ static void test_broker_restart(void **state)
     h_stack_stop(&s);
 }
 
+static void test_broker_frozen(void **state)
+{
+    struct h_stack s = {0};
+    struct h_resp r;
+
+    (void)state;
+    h_stack_start(&s, "broker-frozen", 1, NULL, NULL);
+    /* A broker that stops answering but keeps its sockets open: only the
+     * AMQP heartbeats (10 s, two missed) can tell. */
+    assert_int_equal(h_broker_signal(SIGSTOP), 0);
+    if (wait_status(&s, "/readyz", 503, 40000) != 503) {
+        h_broker_signal(SIGCONT);
+        fail_msg("the gateway did not notice the frozen broker in 40 s");
+    }
+    h_http(&s, "GET", "/weather?city=London", NULL, &r);
+    h_assert_error(&r, 503, "service_unavailable");
+    h_resp_free(&r);
+    assert_int_equal(h_broker_signal(SIGCONT), 0);
+    assert_int_equal(wait_status(&s, "/readyz", 200, 30000), 200);
+    assert_int_equal(h_wait_consumers(1, 30000), 0);
+    assert_int_equal(wait_status(&s, "/weather?city=London", 200, 10000),
+                     200);
+    h_stack_stop(&s);
+}
+
+static int thaw_broker(void **state)
+{
+    h_broker_signal(SIGCONT);
+    return h_kill_all_teardown(state);
+}
+
 static void test_failover_url_list(void **state)
 {
     char url[700], env_url[800];
@@ -258,6 +289,58 @@ static void test_rpc_timeout(void **state)
     h_stack_stop(&s);
 }
 
+/* ---- upstreams ------------------------------------------------------------ */
+
+static long fake_count(const struct h_stack *s, const char *label)
+{
+    json_t *j = h_fake_get(s, "/_fake/requests");
+    json_t *n = json_object_get(json_object_get(j, "paths"), label);
+    long v = n ? (long)json_integer_value(n) : 0;
+
+    json_decref(j);
+    return v;
+}
+
+static void test_upstream_retry_and_stale(void **state)
+{
+    static const char *const wenv[] = {"WEATHER_CACHE_TTL_S=1",
+                                       "UPSTREAM_RETRIES=2", NULL};
+    struct h_stack s = {0};
+    struct h_resp r;
+    json_t *j;
+
+    (void)state;
+    h_stack_start(&s, "upstream", 1, wenv, NULL);
+    /* One 503 is retried: the client never sees it. */
+    h_fake_post(&s, "/_fake/fault?path=/v1/forecast&status=503&count=1");
+    h_http(&s, "GET", "/weather?city=Berlin", NULL, &r);
+    assert_int_equal(r.status, 200);
+    h_resp_free(&r);
+    assert_int_equal(fake_count(&s, "/v1/forecast"), 2);
+
+    /* A 404 is an answer, not a failure: never retried. */
+    h_http(&s, "GET", "/weather?city=Atlantis", NULL, &r);
+    h_assert_error(&r, 404, "city_not_found");
+    h_resp_free(&r);
+    assert_int_equal(fake_count(&s, "/v1/search(geocoding)"), 2);
+
+    /* The provider goes down after the cache entry expired: the recent
+     * answer is served, marked stale, instead of a 502. */
+    usleep(1500000);
+    h_fake_post(&s, "/_fake/fault?path=/v1/search(geocoding)&status=500"
+                    "&count=100");
+    j = h_get_json(&s, "/weather?city=Berlin", &r.status);
+    assert_int_equal(r.status, 200);
+    assert_true(json_is_true(json_object_get(j, "stale")));
+    assert_true(json_is_true(json_object_get(j, "cached")));
+    json_decref(j);
+    /* A city never seen before has nothing to fall back on: 502. */
+    h_http(&s, "GET", "/weather?city=Hamburg", NULL, &r);
+    h_assert_error(&r, 502, "upstream_error");
+    h_resp_free(&r);
+    h_stack_stop(&s);
+}
+
 /* ---- hostile HTTP clients ------------------------------------------------- */
 
 static int raw_connect(int port)
@@ -379,11 +462,14 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_broker_restart, h_kill_all_teardown),
+        cmocka_unit_test_teardown(test_broker_frozen, thaw_broker),
         cmocka_unit_test_teardown(test_failover_url_list, h_kill_all_teardown),
         cmocka_unit_test_teardown(test_worker_killed_mid_call, h_kill_all_teardown),
         cmocka_unit_test_teardown(test_worker_graceful_drain, h_kill_all_teardown),
         cmocka_unit_test_teardown(test_gateway_graceful_drain, h_kill_all_teardown),
         cmocka_unit_test_teardown(test_rpc_timeout, h_kill_all_teardown),
+        cmocka_unit_test_teardown(test_upstream_retry_and_stale,
+                                  h_kill_all_teardown),
         cmocka_unit_test_teardown(test_slowloris, h_kill_all_teardown),
         cmocka_unit_test_teardown(test_oversized_requests, h_kill_all_teardown),
         cmocka_unit_test_teardown(test_per_ip_limit, h_kill_all_teardown),

@@ -340,6 +340,23 @@ static void test_bad_calls(void **state)
                  "nameko.exceptions.IncorrectSignature");
     free(reply);
 
+    /* A body over the 1 MiB cap is refused without being parsed. */
+    {
+        size_t big = 2 * 1024 * 1024;
+        char *body = malloc(big + 1);
+        assert_non_null(body);
+        memset(body, ' ', big);
+        static const char head[] = "{\"args\": [], \"kwargs\": {\"city\": \"";
+        memcpy(body, head, strlen(head));
+        body[big] = '\0';
+        reply = raw_call("get_playlist", body, 1, 10);
+        free(body);
+        assert_non_null(reply);
+        expect_error(reply, "MalformedRequest",
+                     "nameko.exceptions.MalformedRequest");
+        free(reply);
+    }
+
     /* A good call from a Python-style client is answered. */
     reply = raw_call("get_playlist",
                      "{\"args\": [], \"kwargs\": {\"city\": \"Oslo\"}}", 1, 5);
