@@ -65,7 +65,9 @@ static const struct cfg_row cfg_table[] = {
      OFF(worker_concurrency), 1, 1024, "16", CFG_WORKER, 0,
      "RPC calls one worker process serves at once"},
     {"METRICS_PORT", "metrics-port", T_LONG, OFF(metrics_port), 0, 65535,
-     "0", CFG_WORKER, 0, "worker /metrics port on 127.0.0.1 (0 = off)"},
+     "0", CFG_WORKER, 0,
+     "worker /metrics port on 0.0.0.0, all addresses, so Prometheus in "
+     "another container can scrape it (0 = off)"},
     {"WEATHER_PROVIDER", "weather-provider", T_WEATHER,
      OFF(weather_provider), 0, 0, "auto", CFG_WORKER, 0,
      "openweathermap, open-meteo or auto"},

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "errors.h"
+#include "metrics.h"
 
 struct entry {
     struct entry *hnext;       /* hash chain */
@@ -278,6 +279,7 @@ static int stale_or_fail(struct cache *c, struct entry *e, int rc, int64_t now,
         now - e->fetched_ms < c->stale_ms) {
         *out = e->value;
         *how = CACHE_STALE;
+        wmetrics_cache(WM_CACHE_STALE);
         return 0;
     }
     return rc;
@@ -331,6 +333,7 @@ int cache_get(struct cache *c, const char *key, cache_fetch_fn fetch, void *ctx,
     if (errlen > 0)
         err[0] = '\0';
     if (c->ttl_ms == 0) {
+        wmetrics_cache(WM_CACHE_MISS);
         rc = fetch(ctx, out, err, errlen);
         if (rc == 0)
             *how = CACHE_FETCHED;
@@ -345,9 +348,11 @@ int cache_get(struct cache *c, const char *key, cache_fetch_fn fetch, void *ctx,
         *out = e->value;
         *how = CACHE_HIT;
         pthread_mutex_unlock(&c->mu);
+        wmetrics_cache(WM_CACHE_HIT);
         return 0;
     }
     if (e != NULL && e->inflight) {
+        wmetrics_cache(WM_CACHE_COALESCED);
         rc = wait_for_leader(c, e, deadline_ms, out, how, err, errlen);
         pthread_mutex_unlock(&c->mu);
         return rc;
@@ -356,6 +361,7 @@ int cache_get(struct cache *c, const char *key, cache_fetch_fn fetch, void *ctx,
         e = insert(c, key, h, now);
     if (e == NULL) { /* out of memory: still answer, uncached */
         pthread_mutex_unlock(&c->mu);
+        wmetrics_cache(WM_CACHE_MISS);
         rc = fetch(ctx, out, err, errlen);
         if (rc == 0)
             *how = CACHE_FETCHED;
@@ -364,6 +370,7 @@ int cache_get(struct cache *c, const char *key, cache_fetch_fn fetch, void *ctx,
     e->inflight = 1;
     e->refs++;
     pthread_mutex_unlock(&c->mu);
+    wmetrics_cache(WM_CACHE_MISS);
 
     rc = fetch(ctx, &val, err, errlen);
 

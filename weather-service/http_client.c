@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include "errors.h"
+#include "metrics.h"
 
 #define BACKOFF_FIRST_MS 50
 #define RETRY_AFTER_MAX_S 86400
@@ -270,8 +271,10 @@ static enum attempt_kind attempt(struct http_client *hc,
     return kind;
 }
 
-/* 0: go ahead (*probe says whether as the half-open probe); -1: open. */
-static int breaker_admit(struct http_breaker *b, int *probe)
+/* 0: go ahead (*probe says whether as the half-open probe); -1: open.
+ * The state gauge of `metric` (a provider) is set under the lock, so
+ * concurrent updates cannot leave it stale. */
+static int breaker_admit(struct http_breaker *b, int *probe, int metric)
 {
     int rc = 0;
 
@@ -283,11 +286,14 @@ static int breaker_admit(struct http_breaker *b, int *probe)
         else
             b->probing = *probe = 1;
     }
+    if (*probe)
+        wmetrics_breaker(metric, WM_BREAKER_HALF_OPEN);
     pthread_mutex_unlock(&b->mu);
     return rc;
 }
 
-static void breaker_record(struct http_breaker *b, int ok, int probe)
+static void breaker_record(struct http_breaker *b, int ok, int probe,
+                           int metric)
 {
     pthread_mutex_lock(&b->mu);
     if (probe)
@@ -298,6 +304,8 @@ static void breaker_record(struct http_breaker *b, int ok, int probe)
         b->failures = b->threshold;
         b->open_until = http_now_ms() + b->open_ms;
     }
+    wmetrics_breaker(metric, b->failures >= b->threshold ? WM_BREAKER_OPEN
+                                                         : WM_BREAKER_CLOSED);
     pthread_mutex_unlock(&b->mu);
 }
 
@@ -330,7 +338,9 @@ int http_client_request(struct http_client *hc, const struct http_request *req,
     int rc = TEMPO_EINTERNAL, probe = 0, n = 0, ok;
     size_t i;
 
-    if (req->breaker != NULL && breaker_admit(req->breaker, &probe) != 0) {
+    if (req->breaker != NULL &&
+        breaker_admit(req->breaker, &probe, req->metrics_provider) != 0) {
+        wmetrics_upstream_rejected(req->metrics_provider);
         set_err(err, errlen, "circuit open after repeated failures");
         return TEMPO_EUPSTREAM;
     }
@@ -345,6 +355,7 @@ int http_client_request(struct http_client *hc, const struct http_request *req,
 
     for (;;) {
         int64_t left = req->deadline_ms - http_now_ms();
+        double t0;
         long wait;
 
         if (left <= 0) {
@@ -355,9 +366,15 @@ int http_client_request(struct http_client *hc, const struct http_request *req,
             break;
         }
         n++;
+        if (n > 1)
+            wmetrics_upstream_retry(req->metrics_provider);
+        t0 = wmetrics_now();
         kind = attempt(hc, req, hdrs,
                        left < req->timeout_ms ? (long)left : req->timeout_ms,
                        &status, err, errlen);
+        wmetrics_upstream(req->metrics_provider,
+                          kind == ATT_RESPONSE ? status : 0,
+                          kind == ATT_TIMEOUT, wmetrics_now() - t0);
         if (n > req->retries || kind == ATT_FATAL)
             break;
         if (kind == ATT_RESPONSE && status == 429) {
@@ -403,7 +420,7 @@ int http_client_request(struct http_client *hc, const struct http_request *req,
 out:
     if (req->breaker != NULL) {
         ok = rc == 0 && status < 500 && status != 429;
-        breaker_record(req->breaker, ok, probe);
+        breaker_record(req->breaker, ok, probe, req->metrics_provider);
     }
     curl_slist_free_all(hdrs);
     return rc;

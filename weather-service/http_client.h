@@ -36,6 +36,7 @@ struct http_request {
     int retries;                  /* extra attempts (UPSTREAM_RETRIES) */
     int64_t deadline_ms;          /* absolute, http_now_ms() clock */
     struct http_breaker *breaker; /* borrowed, may be NULL */
+    int metrics_provider;         /* enum wmetrics_provider; 0 = none */
 };
 
 struct http_response {

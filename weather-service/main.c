@@ -1,9 +1,11 @@
 /*
  * main.c - the weather-service process: configuration, logging, the
- * service (providers, caches), the AMQP worker; runs until SIGTERM/SIGINT.
+ * service (providers, caches), the optional /metrics endpoint, the AMQP
+ * worker; runs until SIGTERM/SIGINT.
  */
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "service.h"
 #include "worker.h"
 
@@ -17,6 +19,7 @@ int main(int argc, char **argv)
     struct config cfg;
     struct service *svc = NULL;
     struct worker *w = NULL;
+    struct wmetrics_server *ms = NULL;
     sigset_t sigs;
     char err[256];
     int status = EXIT_FAILURE;
@@ -51,6 +54,14 @@ int main(int argc, char **argv)
         status = 2;
         goto out;
     }
+    if (cfg.metrics_port > 0) {
+        ms = wmetrics_server_start(cfg.metrics_port, err, sizeof(err));
+        if (ms == NULL) {
+            log_error("%s", err);
+            goto out;
+        }
+        log_info("metrics on 0.0.0.0:%ld/metrics", cfg.metrics_port);
+    }
     w = worker_create(&cfg, svc);
     if (w == NULL) {
         log_error("cannot start %ld worker threads", cfg.worker_concurrency);
@@ -59,6 +70,7 @@ int main(int argc, char **argv)
     if (worker_run(w) == 0)
         status = EXIT_SUCCESS;
 out:
+    wmetrics_server_stop(ms);
     worker_destroy(w);
     service_destroy(svc);
     curl_global_cleanup();

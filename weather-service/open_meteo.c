@@ -14,6 +14,7 @@
 #include "config.h"
 #include "errors.h"
 #include "http_client.h"
+#include "metrics.h"
 
 #define OM_NAME "open-meteo"
 
@@ -34,6 +35,7 @@ struct open_meteo *open_meteo_create(const struct config *cfg)
         free(om);
         return NULL;
     }
+    wmetrics_provider_enable(WM_PROV_OPEN_METEO);
     return om;
 }
 
@@ -190,6 +192,7 @@ static int get(struct open_meteo *om, struct http_client *hc, const char *base,
     req.retries = (int)om->cfg->upstream_retries;
     req.deadline_ms = deadline_ms;
     req.breaker = om->breaker;
+    req.metrics_provider = WM_PROV_OPEN_METEO;
     rc = http_client_request(hc, &req, resp, why, sizeof(why));
     free(url);
     if (rc != 0) {

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "errors.h"
 #include "http_client.h"
+#include "metrics.h"
 
 #define OWM_NAME "openweathermap"
 
@@ -34,6 +35,7 @@ struct owm *owm_create(const struct config *cfg)
         free(o);
         return NULL;
     }
+    wmetrics_provider_enable(WM_PROV_OWM);
     return o;
 }
 
@@ -174,6 +176,7 @@ int owm_fetch(struct owm *o, struct http_client *hc,
     req.retries = (int)o->cfg->upstream_retries;
     req.deadline_ms = deadline_ms;
     req.breaker = o->breaker;
+    req.metrics_provider = WM_PROV_OWM;
     rc = http_client_request(hc, &req, &resp, why, sizeof(why));
     if (rc != 0) {
         snprintf(err, errlen, OWM_NAME ": %s", why);

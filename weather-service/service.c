@@ -32,6 +32,7 @@
 #include "genre.h"
 #include "http_client.h"
 #include "log.h"
+#include "metrics.h"
 #include "nameko.h"
 #include "open_meteo.h"
 #include "owm.h"
@@ -457,8 +458,10 @@ static int get_playlist(struct service_worker *w, const json_t *kwargs,
                     "genre", genre_name(g), "tracks", tracks, "sources",
                     "weather", weather_source(cfg), "music", music, "cached",
                     how != CACHE_FETCHED, "worker", cfg->worker_id);
-    if (res != NULL && degraded)
+    if (res != NULL && degraded) {
         json_object_set_new(res, "degraded", json_true());
+        wmetrics_degraded();
+    }
     if (res != NULL && how == CACHE_STALE)
         json_object_set_new(res, "stale", json_true());
     if (res == NULL)

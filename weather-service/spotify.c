@@ -27,6 +27,7 @@
 #include "config.h"
 #include "errors.h"
 #include "http_client.h"
+#include "metrics.h"
 
 #define SP_NAME "spotify"
 #define TOKEN_MARGIN_MS 60000 /* renew this long before expiry */
@@ -63,6 +64,7 @@ struct spotify *spotify_create(const struct config *cfg)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&sp->cv, &ca);
     pthread_condattr_destroy(&ca);
+    wmetrics_provider_enable(WM_PROV_SPOTIFY);
     return sp;
 }
 
@@ -237,6 +239,7 @@ static int fetch_token(struct spotify *sp, struct http_client *hc,
     req.retries = (int)sp->cfg->upstream_retries;
     req.deadline_ms = deadline_ms;
     req.breaker = sp->breaker;
+    req.metrics_provider = WM_PROV_SPOTIFY;
     rc = http_client_request(hc, &req, &resp, why, sizeof(why));
     free(url);
     if (rc != 0) {
@@ -380,6 +383,7 @@ static int search_page(struct spotify *sp, struct http_client *hc, enum genre g,
         req.retries = (int)sp->cfg->upstream_retries;
         req.deadline_ms = deadline_ms;
         req.breaker = sp->breaker;
+        req.metrics_provider = WM_PROV_SPOTIFY;
         http_response_clear(&resp);
         rc = http_client_request(hc, &req, &resp, why, sizeof(why));
         if (rc != 0) {

@@ -26,6 +26,7 @@
 #include "config.h"
 #include "errors.h"
 #include "log.h"
+#include "metrics.h"
 #include "nameko.h"
 #include "service.h"
 #include "validate.h"
@@ -149,9 +150,12 @@ static void run_job(struct service_worker *sw, struct job *j)
     struct nameko_call call = {NULL, NULL};
     struct service_fault fault;
     json_t *result = NULL;
+    const char *outcome = NAMEKO_MALFORMED_REQUEST; /* for metrics */
+    double t0 = wmetrics_now();
     char err[256];
     int rc;
 
+    wmetrics_call_begin();
     log_set_request_id(j->request_id[0] ? j->request_id : NULL);
     if (j->bad_envelope || j->body == NULL) {
         j->reply = nameko_fault(NAMEKO_MALFORMED_REQUEST, "",
@@ -171,6 +175,7 @@ static void run_job(struct service_worker *sw, struct job *j)
     rc = service_call(sw, j->method, call.args, call.kwargs,
                       j->request_id[0] ? j->request_id : NULL,
                       j->deadline_ms, &result, &fault);
+    outcome = rc == 0 ? NULL : fault.exc_type ? fault.exc_type : "other";
     if (rc == 0) {
         j->reply = nameko_reply_encode_result(result);
         log_debug("%s answered", j->method);
@@ -179,6 +184,7 @@ static void run_job(struct service_worker *sw, struct job *j)
         j->reply = fault_reply(&fault);
     }
 out:
+    wmetrics_call_end(j->method, outcome, wmetrics_now() - t0);
     json_decref(result);
     json_decref(call.args);
     json_decref(call.kwargs);
@@ -229,6 +235,7 @@ static void drop_connection(struct worker *w, const char *why)
     if (w->conn == NULL)
         return;
     log_warn("broker connection lost: %s", why);
+    wmetrics_broker_connected(0);
     amqp_destroy_connection(w->conn);
     w->conn = NULL;
     w->consuming = 0;
@@ -280,6 +287,7 @@ static void try_connect(struct worker *w)
         w->conn = NULL;
         return;
     }
+    wmetrics_broker_connected(1);
     log_info("connected to broker %s, consuming %s with %ld threads", host,
              SERVICE_QUEUE, w->nthreads);
 }

@@ -1,0 +1,534 @@
+/*
+ * metrics.c - see metrics.h.
+ *
+ * DESIGN
+ *
+ * Like the gateway's metrics.c: fixed arrays of relaxed atomic counters,
+ * indexed by small enums, so the hot path does a couple of atomic adds and
+ * never locks or allocates.  Histogram sums are kept in integer
+ * microseconds so that they stay atomic.  Rendering reads each counter
+ * once; a histogram's _count is the sum of the bucket values it read, so
+ * the buckets, +Inf and _count always agree within one scrape even while
+ * other threads keep counting.
+ *
+ * Every label value printed comes from the const tables below.  Inputs
+ * (method names, exc_types) are looked up in them and fall back to
+ * "unknown" / "other", so nothing a client sends, and no configuration
+ * value, ever reaches the exposition.  Series are printed even when zero,
+ * so rate() works from the first scrape.
+ *
+ * The HTTP endpoint is a separate libmicrohttpd daemon with its own
+ * polling thread: it only reads the atomics, so a scrape never slows a
+ * call down.
+ */
+#include "metrics.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define RELAXED memory_order_relaxed
+#define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The methods of service.c's table; anything else is "unknown". */
+static const char *const method_names[] = {"get_playlist", "unknown"};
+#define NMETHOD NELEMS(method_names)
+
+/* "ok", then the exc_types a worker replies with; the rest is "other". */
+static const char *const outcome_names[] = {"ok",
+                                            "CityNotFound",
+                                            "UpstreamError",
+                                            "UpstreamTimeout",
+                                            "InvalidArgument",
+                                            "MethodNotFound",
+                                            "MalformedRequest",
+                                            "IncorrectSignature",
+                                            "other"};
+#define NOUTCOME NELEMS(outcome_names)
+
+static const char *const provider_names[WM_PROV__COUNT] = {
+    "none", "openweathermap", "open-meteo", "spotify"};
+
+enum up_result { UP_OK, UP_4XX, UP_5XX, UP_TIMEOUT, UP_ERROR, UP__COUNT };
+static const char *const result_names[UP__COUNT] = {
+    "ok", "http_4xx", "http_5xx", "timeout", "error"};
+
+static const double buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                 0.5,   1,    2.5,   5,    10};
+#define NBUCKET NELEMS(buckets)
+
+struct hist {
+    atomic_ulong bucket[NBUCKET + 1]; /* per bucket, not cumulative */
+    atomic_ulong sum_us;
+};
+
+static atomic_ulong calls[NMETHOD][NOUTCOME];
+static struct hist call_lat[NMETHOD];
+static atomic_long calls_inflight;
+
+static atomic_int prov_enabled[WM_PROV__COUNT];
+static struct hist up_lat[WM_PROV__COUNT];
+static atomic_ulong up_req[WM_PROV__COUNT][UP__COUNT];
+static atomic_ulong up_retries[WM_PROV__COUNT];
+static atomic_ulong up_rejected[WM_PROV__COUNT];
+static atomic_int breaker_state[WM_PROV__COUNT];
+
+static atomic_ulong cache_events[WM_CACHE__COUNT];
+static atomic_ulong degraded;
+static atomic_int broker_up;
+
+/* ---- recording ----------------------------------------------------------- */
+
+double wmetrics_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void observe(struct hist *h, double seconds)
+{
+    size_t b;
+
+    for (b = 0; b < NBUCKET && !(seconds <= buckets[b]); b++)
+        ;
+    atomic_fetch_add_explicit(&h->bucket[b], 1, RELAXED);
+    if (seconds > 0 && seconds < 1e6)
+        atomic_fetch_add_explicit(&h->sum_us, (unsigned long)(seconds * 1e6),
+                                  RELAXED);
+}
+
+static size_t lookup(const char *const *names, size_t n, const char *s)
+{
+    size_t i;
+
+    for (i = 0; s != NULL && i < n - 1; i++)
+        if (strcmp(names[i], s) == 0)
+            return i;
+    return n - 1; /* the catch-all last entry */
+}
+
+static int provider_ok(int p)
+{
+    return p > WM_PROV_NONE && p < WM_PROV__COUNT;
+}
+
+void wmetrics_call_begin(void)
+{
+    atomic_fetch_add_explicit(&calls_inflight, 1, RELAXED);
+}
+
+void wmetrics_call_end(const char *method, const char *exc_type, double seconds)
+{
+    size_t m = lookup(method_names, NMETHOD, method);
+    size_t o = exc_type == NULL ? 0 : lookup(outcome_names, NOUTCOME, exc_type);
+
+    if (o == 0 && exc_type != NULL)
+        o = NOUTCOME - 1; /* an exc_type spelled "ok" is not success */
+    atomic_fetch_add_explicit(&calls[m][o], 1, RELAXED);
+    observe(&call_lat[m], seconds);
+    atomic_fetch_sub_explicit(&calls_inflight, 1, RELAXED);
+}
+
+void wmetrics_provider_enable(int provider)
+{
+    if (provider_ok(provider))
+        atomic_store_explicit(&prov_enabled[provider], 1, RELAXED);
+}
+
+void wmetrics_upstream(int provider, long http_status, int timed_out,
+                       double seconds)
+{
+    enum up_result r;
+
+    if (!provider_ok(provider))
+        return;
+    if (http_status >= 500)
+        r = UP_5XX;
+    else if (http_status >= 400)
+        r = UP_4XX;
+    else if (http_status > 0)
+        r = UP_OK;
+    else
+        r = timed_out ? UP_TIMEOUT : UP_ERROR;
+    atomic_fetch_add_explicit(&up_req[provider][r], 1, RELAXED);
+    observe(&up_lat[provider], seconds);
+}
+
+void wmetrics_upstream_retry(int provider)
+{
+    if (provider_ok(provider))
+        atomic_fetch_add_explicit(&up_retries[provider], 1, RELAXED);
+}
+
+void wmetrics_upstream_rejected(int provider)
+{
+    if (provider_ok(provider))
+        atomic_fetch_add_explicit(&up_rejected[provider], 1, RELAXED);
+}
+
+void wmetrics_breaker(int provider, enum wmetrics_breaker state)
+{
+    if (provider_ok(provider))
+        atomic_store_explicit(&breaker_state[provider], (int)state, RELAXED);
+}
+
+void wmetrics_cache(enum wmetrics_cache event)
+{
+    if ((unsigned)event < WM_CACHE__COUNT)
+        atomic_fetch_add_explicit(&cache_events[event], 1, RELAXED);
+}
+
+void wmetrics_degraded(void)
+{
+    atomic_fetch_add_explicit(&degraded, 1, RELAXED);
+}
+
+void wmetrics_broker_connected(int connected)
+{
+    atomic_store_explicit(&broker_up, connected ? 1 : 0, RELAXED);
+}
+
+/* ---- rendering ----------------------------------------------------------- */
+
+/* A growable text buffer with a hard cap; appends fail once it is hit. */
+struct tbuf {
+    char *p;
+    size_t len, cap;
+    int failed;
+};
+
+#define TBUF_MAX (1u << 20)
+
+static void tb_printf(struct tbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void tb_printf(struct tbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (b->failed)
+        return;
+    for (;;) {
+        va_start(ap, fmt);
+        n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->failed = 1;
+            return;
+        }
+        if ((size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        if (b->cap >= TBUF_MAX) {
+            b->failed = 1;
+            return;
+        }
+        b->cap *= 2;
+        b->p = realloc(b->p, b->cap);
+        if (b->p == NULL)
+            abort();
+    }
+}
+
+static void family(struct tbuf *b, const char *name, const char *type,
+                   const char *help)
+{
+    tb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* One histogram series; `label` is `name="value"` (no braces). */
+static void render_hist(struct tbuf *b, const char *name, const char *label,
+                        struct hist *h)
+{
+    unsigned long cum = 0;
+    size_t i;
+
+    for (i = 0; i <= NBUCKET; i++) {
+        cum += atomic_load_explicit(&h->bucket[i], RELAXED);
+        if (i < NBUCKET)
+            tb_printf(b, "%s_bucket{%s,le=\"%g\"} %lu\n", name, label,
+                      buckets[i], cum);
+        else
+            tb_printf(b, "%s_bucket{%s,le=\"+Inf\"} %lu\n", name, label, cum);
+    }
+    tb_printf(b, "%s_sum{%s} %.6f\n%s_count{%s} %lu\n", name, label,
+              (double)atomic_load_explicit(&h->sum_us, RELAXED) / 1e6, name,
+              label, cum);
+}
+
+static int enabled(size_t p)
+{
+    return atomic_load_explicit(&prov_enabled[p], RELAXED) != 0;
+}
+
+static void render_calls(struct tbuf *b)
+{
+    char label[64];
+    size_t m, o;
+
+    family(b, "tempo_worker_calls_total", "counter",
+           "RPC calls answered, by method and outcome (ok or the reply's "
+           "exc_type).");
+    for (m = 0; m < NMETHOD; m++)
+        for (o = 0; o < NOUTCOME; o++)
+            tb_printf(b,
+                      "tempo_worker_calls_total{method=\"%s\","
+                      "outcome=\"%s\"} %lu\n",
+                      method_names[m], outcome_names[o],
+                      atomic_load_explicit(&calls[m][o], RELAXED));
+    family(b, "tempo_worker_calls_in_flight", "gauge",
+           "RPC calls being served now.");
+    tb_printf(b, "tempo_worker_calls_in_flight %ld\n",
+              atomic_load_explicit(&calls_inflight, RELAXED));
+    family(b, "tempo_worker_call_duration_seconds", "histogram",
+           "Time to serve an RPC call, by method.");
+    for (m = 0; m < NMETHOD; m++) {
+        snprintf(label, sizeof(label), "method=\"%s\"", method_names[m]);
+        render_hist(b, "tempo_worker_call_duration_seconds", label,
+                    &call_lat[m]);
+    }
+}
+
+static void render_upstreams(struct tbuf *b)
+{
+    char label[64];
+    size_t p, r;
+
+    family(b, "tempo_worker_upstream_request_duration_seconds", "histogram",
+           "Upstream HTTP attempt latency, by provider.");
+    for (p = 1; p < WM_PROV__COUNT; p++)
+        if (enabled(p)) {
+            snprintf(label, sizeof(label), "provider=\"%s\"",
+                     provider_names[p]);
+            render_hist(b, "tempo_worker_upstream_request_duration_seconds",
+                        label, &up_lat[p]);
+        }
+    family(b, "tempo_worker_upstream_requests_total", "counter",
+           "Upstream HTTP attempts (retries included), by provider and "
+           "result.");
+    for (p = 1; p < WM_PROV__COUNT; p++)
+        for (r = 0; r < UP__COUNT && enabled(p); r++)
+            tb_printf(b,
+                      "tempo_worker_upstream_requests_total{provider=\"%s\","
+                      "result=\"%s\"} %lu\n",
+                      provider_names[p], result_names[r],
+                      atomic_load_explicit(&up_req[p][r], RELAXED));
+    family(b, "tempo_worker_upstream_retries_total", "counter",
+           "Upstream HTTP attempts after the first of a request, by "
+           "provider.");
+    for (p = 1; p < WM_PROV__COUNT; p++)
+        if (enabled(p))
+            tb_printf(b,
+                      "tempo_worker_upstream_retries_total{provider=\"%s\"} "
+                      "%lu\n",
+                      provider_names[p],
+                      atomic_load_explicit(&up_retries[p], RELAXED));
+    family(b, "tempo_worker_upstream_short_circuits_total", "counter",
+           "Upstream requests refused at once by an open circuit breaker.");
+    for (p = 1; p < WM_PROV__COUNT; p++)
+        if (enabled(p))
+            tb_printf(b,
+                      "tempo_worker_upstream_short_circuits_total{provider="
+                      "\"%s\"} %lu\n",
+                      provider_names[p],
+                      atomic_load_explicit(&up_rejected[p], RELAXED));
+    family(b, "tempo_worker_circuit_breaker_state", "gauge",
+           "Circuit breaker per provider: 0 closed, 1 open, 2 half-open.");
+    for (p = 1; p < WM_PROV__COUNT; p++)
+        if (enabled(p))
+            tb_printf(b,
+                      "tempo_worker_circuit_breaker_state{provider=\"%s\"} "
+                      "%d\n",
+                      provider_names[p],
+                      atomic_load_explicit(&breaker_state[p], RELAXED));
+}
+
+static void render_answers(struct tbuf *b)
+{
+    static const struct {
+        const char *name, *help;
+    } cache_fam[WM_CACHE__COUNT] = {
+        {"tempo_worker_cache_hits_total",
+         "Weather lookups answered by a fresh cache entry."},
+        {"tempo_worker_cache_misses_total",
+         "Weather lookups that fetched from the provider."},
+        {"tempo_worker_cache_stale_serves_total",
+         "Failed weather fetches answered with an older cached entry."},
+        {"tempo_worker_cache_coalesced_waits_total",
+         "Weather lookups that waited for a concurrent fetch of the same "
+         "place."},
+    };
+    size_t i;
+
+    for (i = 0; i < WM_CACHE__COUNT; i++) {
+        family(b, cache_fam[i].name, "counter", cache_fam[i].help);
+        tb_printf(b, "%s %lu\n", cache_fam[i].name,
+                  atomic_load_explicit(&cache_events[i], RELAXED));
+    }
+    family(b, "tempo_worker_degraded_answers_total", "counter",
+           "Answers served from the built-in catalog because the music "
+           "provider failed.");
+    tb_printf(b, "tempo_worker_degraded_answers_total %lu\n",
+              atomic_load_explicit(&degraded, RELAXED));
+    family(b, "tempo_worker_broker_connected", "gauge",
+           "1 while connected to the broker.");
+    tb_printf(b, "tempo_worker_broker_connected %d\n",
+              atomic_load_explicit(&broker_up, RELAXED));
+}
+
+char *wmetrics_render(size_t *len)
+{
+    struct tbuf b = {malloc(16384), 0, 16384, 0};
+
+    if (b.p == NULL)
+        abort();
+    render_calls(&b);
+    render_upstreams(&b);
+    render_answers(&b);
+    if (b.failed) {
+        free(b.p);
+        return NULL;
+    }
+    *len = b.len;
+    return b.p;
+}
+
+/* ---- the HTTP endpoint --------------------------------------------------- */
+
+#define SRV_MAX_CONNECTIONS 8
+#define SRV_IDLE_TIMEOUT_S 10
+
+struct wmetrics_server {
+    struct MHD_Daemon *daemon;
+    int port;
+};
+
+static const char body_ok[] = "{\"status\":\"ok\"}";
+static const char body_404[] = "{\"error\":{\"status\":404,\"code\":"
+                               "\"not_found\",\"message\":\"no such "
+                               "endpoint\"}}";
+static const char body_405[] = "{\"error\":{\"status\":405,\"code\":"
+                               "\"method_not_allowed\",\"message\":\"only "
+                               "GET and HEAD are allowed\"}}";
+static const char body_500[] = "{\"error\":{\"status\":500,\"code\":"
+                               "\"internal\",\"message\":\"metrics "
+                               "unavailable\"}}";
+
+/* Queues a response; `text` is static unless `owned`. */
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status,
+                             const char *ctype, char *text, size_t len,
+                             int owned)
+{
+    struct MHD_Response *r;
+    enum MHD_Result ret;
+
+    r = MHD_create_response_from_buffer(
+        len, text, owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (r == NULL) {
+        if (owned)
+            free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", ctype);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+        MHD_add_response_header(r, "Allow", "GET, HEAD");
+    ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* libmicrohttpd 0.9.75 takes a non-const buffer, which it never writes
+ * to when told MHD_RESPMEM_PERSISTENT. */
+#define STATIC_REPLY(c, st, body)                                              \
+    reply(c, st, "application/json", (char *)(uintptr_t)(body),                \
+          sizeof(body) - 1, 0)
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
+                                  const char *url, const char *method,
+                                  const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+    int is_metrics = strcmp(url, "/metrics") == 0;
+    char *text;
+    size_t len = 0;
+
+    (void)cls;
+    (void)version;
+    (void)upload;
+    (void)con_cls;
+    *upload_size = 0; /* bodies are ignored */
+    if (!is_metrics && strcmp(url, "/healthz") != 0)
+        return STATIC_REPLY(c, MHD_HTTP_NOT_FOUND, body_404);
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return STATIC_REPLY(c, MHD_HTTP_METHOD_NOT_ALLOWED, body_405);
+    if (!is_metrics)
+        return STATIC_REPLY(c, MHD_HTTP_OK, body_ok);
+    text = wmetrics_render(&len);
+    if (text == NULL)
+        return STATIC_REPLY(c, MHD_HTTP_INTERNAL_SERVER_ERROR, body_500);
+    return reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
+                 text, len, 1);
+}
+
+struct wmetrics_server *wmetrics_server_start(long port, char *err,
+                                              size_t errlen)
+{
+    struct wmetrics_server *s;
+    struct sockaddr_in addr;
+    const union MHD_DaemonInfo *info;
+
+    if (port < 0 || port > 65535) {
+        snprintf(err, errlen, "metrics port %ld out of range", port);
+        return NULL;
+    }
+    s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    memset(&addr, 0, sizeof(addr));
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_ANY);
+    addr.sin_port = htons((uint16_t)port);
+    s->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC, 0, NULL,
+        NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &addr,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)SRV_MAX_CONNECTIONS,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SRV_IDLE_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 16u, MHD_OPTION_END);
+    if (s->daemon == NULL) {
+        snprintf(err, errlen,
+                 "cannot serve metrics on 0.0.0.0:%ld (port in use?)", port);
+        free(s);
+        return NULL;
+    }
+    info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info != NULL ? (int)info->port : (int)port;
+    return s;
+}
+
+int wmetrics_server_port(const struct wmetrics_server *s)
+{
+    return s->port;
+}
+
+void wmetrics_server_stop(struct wmetrics_server *s)
+{
+    if (s == NULL)
+        return;
+    MHD_stop_daemon(s->daemon);
+    free(s);
+}

@@ -1,0 +1,112 @@
+/*
+ * metrics.h - the worker's Prometheus metrics (names tempo_worker_*), and
+ * the tiny HTTP server that exposes them on METRICS_PORT.
+ *
+ * The counters are process-wide, lock-free (relaxed atomics in fixed
+ * arrays) and safe from any thread: a hook on the hot path costs one to
+ * three atomic adds and never allocates.  Every label value comes from a
+ * fixed table in metrics.c; strings passed in (a method name, an
+ * exc_type) are only compared against those tables, never echoed, so
+ * neither client input nor a secret can reach the exposition.
+ *
+ * Exported names are wmetrics_* because unit tests link the gateway's
+ * metrics_* too.
+ */
+#ifndef TEMPO_WMETRICS_H
+#define TEMPO_WMETRICS_H
+
+#include <stddef.h>
+
+/* Upstream providers, the `provider` label.  NONE is not counted. */
+enum wmetrics_provider {
+    WM_PROV_NONE = 0,
+    WM_PROV_OWM,        /* "openweathermap" */
+    WM_PROV_OPEN_METEO, /* "open-meteo" */
+    WM_PROV_SPOTIFY,    /* "spotify" */
+    WM_PROV__COUNT
+};
+
+/* Circuit-breaker states, the value of tempo_worker_circuit_breaker_state. */
+enum wmetrics_breaker {
+    WM_BREAKER_CLOSED = 0,
+    WM_BREAKER_OPEN = 1,
+    WM_BREAKER_HALF_OPEN = 2
+};
+
+/* Weather cache events. */
+enum wmetrics_cache {
+    WM_CACHE_HIT = 0,   /* a fresh entry answered */
+    WM_CACHE_MISS,      /* this call ran the upstream fetch */
+    WM_CACHE_STALE,     /* the fetch failed; an older answer was served */
+    WM_CACHE_COALESCED, /* waited for another call's fetch of the key */
+    WM_CACHE__COUNT
+};
+
+/* Seconds on CLOCK_MONOTONIC, for measuring durations to pass below. */
+double wmetrics_now(void);
+
+/* ---- RPC calls ----------------------------------------------------------- */
+
+/* A call starts being served (raises the in-flight gauge). */
+void wmetrics_call_begin(void);
+
+/*
+ * The call that wmetrics_call_begin announced is answered.  method: the
+ * called method (any string; unknown ones count as "unknown");
+ * exc_type: NULL for success, else the reply's Nameko exc_type (unknown
+ * ones count as "other").  seconds: time spent serving it.
+ */
+void wmetrics_call_end(const char *method, const char *exc_type,
+                       double seconds);
+
+/* ---- upstreams ----------------------------------------------------------- */
+
+/* Marks a provider as configured: only those appear in the exposition. */
+void wmetrics_provider_enable(int provider);
+
+/*
+ * One upstream HTTP attempt finished after `seconds`.  http_status > 0:
+ * the upstream answered (result ok, http_4xx or http_5xx); else timed_out
+ * says whether it was a timeout or another transport error.
+ */
+void wmetrics_upstream(int provider, long http_status, int timed_out,
+                       double seconds);
+
+void wmetrics_upstream_retry(int provider);    /* an attempt after the first */
+void wmetrics_upstream_rejected(int provider); /* refused by an open breaker */
+void wmetrics_breaker(int provider, enum wmetrics_breaker state);
+
+/* ---- answers ------------------------------------------------------------- */
+
+void wmetrics_cache(enum wmetrics_cache event);
+void wmetrics_degraded(void); /* answered from the catalog: music failed */
+void wmetrics_broker_connected(int connected);
+
+/*
+ * Renders the text exposition (format 0.0.4) into a new malloc'd string
+ * and sets *len.  Returns NULL only if the text would exceed its cap.
+ */
+char *wmetrics_render(size_t *len);
+
+/* ---- the HTTP endpoint --------------------------------------------------- */
+
+struct wmetrics_server;
+
+/*
+ * Serves GET/HEAD /metrics and /healthz on 0.0.0.0:port (all addresses,
+ * so Prometheus in another container can scrape it) from libmicrohttpd's
+ * own thread, with a small connection limit and idle timeout.  Port 0
+ * picks a free port (tests; see wmetrics_server_port).  The caller must
+ * have blocked the signals it handles itself before calling.  Returns a
+ * new server or NULL with a message in err.
+ */
+struct wmetrics_server *wmetrics_server_start(long port, char *err,
+                                              size_t errlen);
+
+/* The port actually bound. */
+int wmetrics_server_port(const struct wmetrics_server *s);
+
+/* Stops serving and frees s.  NULL is a no-op. */
+void wmetrics_server_stop(struct wmetrics_server *s);
+
+#endif
