@@ -327,6 +327,18 @@ void cfg_mask_url(char *buf)
     }
 }
 
+/* Writes s with control bytes as \xNN: one setting, one line. */
+static void print_escaped(FILE *out, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 || c == 0x7f)
+            fprintf(out, "\\x%02x", c);
+        else
+            fputc(c, out);
+    }
+}
+
 void cfg_print(const struct config *cfg, int who, FILE *out)
 {
     char buf[8192];
@@ -339,7 +351,9 @@ void cfg_print(const struct config *cfg, int who, FILE *out)
         cfg_value(cfg, r, buf, sizeof(buf));
         if (strcmp(r->env, "AMQP_URL") == 0)
             cfg_mask_url(buf);
-        fprintf(out, "%s=%s\n", r->env, buf);
+        fprintf(out, "%s=", r->env);
+        print_escaped(out, buf);
+        fputc('\n', out);
     }
 }
 
@@ -467,7 +481,9 @@ enum cfg_result cfg_load(struct config *cfg, int who, const char *prog,
         }
         if (eq != NULL) {
             val = eq + 1;
-        } else if (a + 1 < argc) {
+        } else if (a + 1 < argc && strncmp(argv[a + 1], "--", 2) != 0) {
+            /* "--a --b=secret" must not read "--b=secret" as a's value:
+             * it would be echoed if invalid. */
             val = argv[++a];
         } else {
             fprintf(stderr, "config: --%s needs a value\n", r->flag);

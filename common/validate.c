@@ -252,3 +252,21 @@ int validate_request_id(const char *s)
     }
     return i > 0;
 }
+
+void validate_copy_text(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src), i;
+
+    if (n > cap - 1) {
+        n = cap - 1;
+        /* Back up over continuation bytes, then drop the lead byte whose
+         * character did not fit. */
+        while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
+            n--;
+    }
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)src[i];
+        dst[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+    }
+    dst[n] = '\0';
+}

@@ -35,4 +35,13 @@ int validate_coord_value(double v, double min, double max, const char *what,
  * Returns 1 if so, 0 if not (NULL included). */
 int validate_request_id(const char *s);
 
+/*
+ * Copies at most cap-1 bytes of src into dst without splitting a UTF-8
+ * character, replacing control characters (C0, DEL) with '?', so text from
+ * a peer can go into a message or JSON string safely.  src need not be
+ * valid UTF-8 (invalid bytes are copied; jansson then rejects them, so use
+ * validate_city-style checks where validity matters).  cap >= 1.
+ */
+void validate_copy_text(char *dst, size_t cap, const char *src);
+
 #endif

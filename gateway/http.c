@@ -99,7 +99,7 @@ static enum MHD_Result send_body(struct http_req *r, int status, char *body,
 static enum MHD_Result send_json(struct http_req *r, int status,
                                  json_t *value)
 {
-    char *body = json_dumps(value, JSON_COMPACT);
+    char *body = value ? json_dumps(value, JSON_COMPACT) : NULL;
 
     json_decref(value);
     if (body == NULL)
@@ -114,12 +114,17 @@ static enum MHD_Result reply_error(struct http_req *r, int err,
     int status = tempo_err_http_status(err);
     const char *code = tempo_err_code(err);
 
+    json_t *body;
+
     metrics_error_code(code);
     if (status >= 500)
         log_info("%s -> %d %s: %s", "GET /weather", status, code, message);
-    return send_json(r, status,
-                     json_pack("{s:{s:i,s:s,s:s}}", "error", "status", status,
-                               "code", code, "message", message));
+    body = json_pack("{s:{s:i,s:s,s:s}}", "error", "status", status, "code",
+                     code, "message", message);
+    if (body == NULL) /* message was not valid UTF-8: say only the code */
+        body = json_pack("{s:{s:i,s:s,s:s}}", "error", "status", status,
+                         "code", code, "message", code);
+    return send_json(r, status, body);
 }
 
 /* ---- routes --------------------------------------------------------------- */

@@ -33,6 +33,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "nameko.h"
+#include "validate.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -143,8 +144,8 @@ static void complete(struct rpc_client *c, struct rpc_req *r, int err,
                      const char *message)
 {
     r->err = err;
-    if (err != 0 && message != NULL)
-        snprintf(r->message, sizeof(r->message), "%s", message);
+    if (err != 0 && message != NULL) /* may come from any Nameko peer */
+        validate_copy_text(r->message, sizeof(r->message), message);
     atomic_fetch_sub(&c->inflight, 1);
     c->done(r, c->ud);
 }

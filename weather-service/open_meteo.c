@@ -15,6 +15,7 @@
 #include "errors.h"
 #include "http_client.h"
 #include "metrics.h"
+#include "validate.h"
 
 #define OM_NAME "open-meteo"
 
@@ -161,10 +162,12 @@ int open_meteo_decode_error(const char *body, size_t len, char *err,
     if (reason == NULL) {
         snprintf(err, errlen, OM_NAME " rejected the request");
     } else {
+        char safe[161];
         /* Open-Meteo words range errors "... must be in range of ...". */
         if (strstr(reason, "range") != NULL)
             rc = TEMPO_EINVAL;
-        snprintf(err, errlen, OM_NAME " rejected the request: %.160s", reason);
+        validate_copy_text(safe, sizeof(safe), reason);
+        snprintf(err, errlen, OM_NAME " rejected the request: %s", safe);
     }
     json_decref(root);
     return rc;

@@ -596,6 +596,46 @@ static void mask(const char *in, const char *want)
     assert_string_equal(buf, want);
 }
 
+/* Found by fuzz_config: a flag without '=' must not swallow the next flag,
+ * or "--log-level --spotify-client-secret=X" echoes X as a bad level. */
+static void test_flag_does_not_swallow_secret_flag(void **state)
+{
+    static const char *const a1[] = {"--log-level",
+                                     "--spotify-client-secret=s3kr1t-sp",
+                                     NULL};
+    static const char *const a2[] = {"--rpc-timeout-ms",
+                                     "--openweather-api-key=s3kr1t-owm", NULL};
+    struct config cfg;
+    struct run r;
+
+    (void)state;
+    load(&cfg, CFG_WORKER, a1, &r);
+    cfg_free(&cfg);
+    assert_int_equal(r.rc, CFG_ERROR);
+    assert_no_secret(r.err);
+    assert_non_null(strstr(r.err, "--log-level needs a value"));
+    load(&cfg, CFG_GATEWAY, a2, &r);
+    cfg_free(&cfg);
+    assert_int_equal(r.rc, CFG_ERROR);
+    assert_no_secret(r.err);
+}
+
+/* --check-config prints one line per setting, whatever the values hold. */
+static void test_check_config_one_line_each(void **state)
+{
+    static const char *const check[] = {"--check-config", NULL};
+    struct config cfg;
+    struct run r;
+
+    (void)state;
+    setenv("GATEWAY_ADDR", "1.2.3.4\nAMQP_URL=amqp://evil", 1);
+    load(&cfg, CFG_GATEWAY, check, &r);
+    cfg_free(&cfg);
+    assert_int_equal(r.rc, CFG_EXIT);
+    assert_non_null(strstr(r.out, "GATEWAY_ADDR=1.2.3.4\\x0aAMQP_URL"));
+    assert_null(strstr(r.out, "\nAMQP_URL=amqp://evil"));
+}
+
 static void test_mask_url(void **state)
 {
     (void)state;
@@ -636,6 +676,9 @@ int main(void)
         cmocka_unit_test_setup(test_secrets_not_in_errors, clean_env),
         cmocka_unit_test_setup(test_cli_errors, clean_env),
         cmocka_unit_test_setup(test_mask_url, clean_env),
+        cmocka_unit_test_setup(test_flag_does_not_swallow_secret_flag,
+                               clean_env),
+        cmocka_unit_test_setup(test_check_config_one_line_each, clean_env),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -362,9 +362,33 @@ static void test_request_id(void **state)
     assert_false(validate_request_id("{x}"));
 }
 
+/* Text from peers goes into messages: never split a character, never
+ * carry control characters (found by fuzzing the gateway's error path). */
+static void test_copy_text(void **state)
+{
+    char out[8];
+
+    (void)state;
+    validate_copy_text(out, sizeof(out), "abc");
+    assert_string_equal(out, "abc");
+    validate_copy_text(out, sizeof(out), "abcdefghij");
+    assert_string_equal(out, "abcdefg");
+    /* "aaaaaa" + e-acute (2 bytes): 8 bytes do not fit in 7. */
+    validate_copy_text(out, sizeof(out), "aaaaaa\xc3\xa9");
+    assert_string_equal(out, "aaaaaa");
+    /* A 4-byte character straddling the cut is dropped whole. */
+    validate_copy_text(out, sizeof(out), "aaaaa\xf0\x9f\x8e\xb5");
+    assert_string_equal(out, "aaaaa");
+    validate_copy_text(out, sizeof(out), "a\nb\x1b[c\x7f");
+    assert_string_equal(out, "a?b?[c?");
+    validate_copy_text(out, 1, "abc");
+    assert_string_equal(out, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_copy_text),
         cmocka_unit_test(test_city_valid),
         cmocka_unit_test(test_city_empty_and_blank),
         cmocka_unit_test(test_city_length),
