@@ -435,7 +435,9 @@ enum cfg_result cfg_load(struct config *cfg, int who, const char *prog,
         if (!(cfg_table[i].who & who))
             continue;
         v = getenv(cfg_table[i].env);
-        if (v != NULL && cfg_set(cfg, &cfg_table[i], v) < 0)
+        /* Empty counts as unset: compose files and .env templates pass
+         * "VAR=" for settings the operator left alone. */
+        if (v != NULL && v[0] != '\0' && cfg_set(cfg, &cfg_table[i], v) < 0)
             return CFG_ERROR;
     }
 

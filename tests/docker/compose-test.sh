@@ -4,7 +4,8 @@
 #
 #   tests/docker/compose-test.sh          # as root, on Debian 12 (CI: .ci/run)
 #
-# It installs docker.io, docker-compose, debootstrap and curl if missing,
+# It installs docker.io, docker-compose, debootstrap and curl if missing
+# (docker compose v2 and a running engine are used when present),
 # starts dockerd by hand if no engine answers (and stops it again at the end),
 # makes the debian:bookworm-slim base image with debootstrap if it is missing,
 # validates docker-compose.yml, builds the images from the repository's
@@ -22,14 +23,13 @@ cd "$ROOT" || exit 1
 PORT=${TEMPO_TEST_PORT:-15000}
 PROJECT=${TEMPO_TEST_PROJECT:-tempoci$$}
 SCALE=3
-# Compose v1 reads these for interpolation of docker-compose.yml.
+# Compose reads these to interpolate docker-compose.yml.
 export TEMPO_PORT=$PORT TEMPO_BIND_ADDR=127.0.0.1 TEMPO_TAG=ci
 export COMPOSE_PROJECT_NAME=$PROJECT COMPOSE_HTTP_TIMEOUT=120
 # BuildKit needs buildx, which the newer docker client on PATH may lack.
 unset DOCKER_BUILDKIT COMPOSE_DOCKER_CLI_BUILD
 BASE_FILE=docker-compose.yml
 TEST_FILE=tests/docker/docker-compose.test.yml
-DC=(docker-compose -p "$PROJECT" -f "$BASE_FILE" -f "$TEST_FILE")
 TMP=$(mktemp -d /tmp/tempo-compose-test.XXXXXX)
 T0=$(date +%s)
 
@@ -38,6 +38,7 @@ ok()   { passed=$((passed + 1)); echo "ok   - $*"; }
 bad()  { failed=$((failed + 1)); echo "FAIL - $*"; }
 check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
 note() { echo "#    $*"; }
+quiet() { "$@" >/dev/null 2>&1; }
 since() { echo $(($(date +%s) - $1)); }
 finish() {
   echo "$passed passed, $failed failed"
@@ -74,24 +75,33 @@ dump_logs() {
   timeout 30 "${DC[@]}" logs --no-color --tail=40 2>&1 | sed 's/^/#    /'
 }
 
-# ---- 1. tools ------------------------------------------------------------------
+# ---- 1. tools, engine, base image ------------------------------------------------
+apt_install() {  # apt_install PKG...: install what is missing (Debian, as root)
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    bad "need $*: install them (or run as root on Debian)"; finish
+  fi
+  echo "# installing $*"
+  export DEBIAN_FRONTEND=noninteractive
+  if ! { timeout 300 apt-get update -q && timeout 600 apt-get install -y -q --no-install-recommends "$@"; } >"$TMP/apt.log" 2>&1; then
+    tail -20 "$TMP/apt.log"; bad "install $*"; finish
+  fi
+}
 missing=()
-command -v dockerd >/dev/null || missing+=(docker.io)
-command -v docker-compose >/dev/null || missing+=(docker-compose)
-command -v debootstrap >/dev/null || missing+=(debootstrap)
+timeout 20 docker info >/dev/null 2>&1 || command -v dockerd >/dev/null || missing+=(docker.io)
+# docker-compose v1 (Debian's, what CI runs) or else the v2 plugin.
+command -v docker-compose >/dev/null || timeout 20 docker compose version >/dev/null 2>&1 || missing+=(docker-compose)
 command -v curl >/dev/null || missing+=(curl)
 command -v python3 >/dev/null || missing+=(python3)
-if [ ${#missing[@]} -gt 0 ]; then
-  [ "$(id -u)" = 0 ] || { bad "missing ${missing[*]} and not root to install them"; finish; }
-  echo "# installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  if ! { timeout 300 apt-get update -q && timeout 600 apt-get install -y -q --no-install-recommends "${missing[@]}"; } >"$TMP/apt.log" 2>&1; then
-    tail -20 "$TMP/apt.log"; bad "install ${missing[*]}"; finish
-  fi
+python3 -c 'import yaml' 2>/dev/null || missing+=(python3-yaml)
+[ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+if command -v docker-compose >/dev/null; then
+  COMPOSE=(docker-compose); BUILD_OPTS=(--force-rm)
+else
+  COMPOSE=(docker compose); BUILD_OPTS=()
 fi
-note "$(docker-compose version --short 2>/dev/null | head -1 | sed 's/^/docker-compose /')"
+DC=("${COMPOSE[@]}" -p "$PROJECT" -f "$BASE_FILE" -f "$TEST_FILE")
+note "$("${COMPOSE[@]}" version 2>/dev/null | head -1)"
 
-# ---- 2. engine -----------------------------------------------------------------
 if ! timeout 20 docker info >/dev/null 2>&1; then
   [ "$(id -u)" = 0 ] || { bad "no Docker engine answers and not root to start dockerd"; finish; }
   echo "# starting dockerd (log: /tmp/tempo-dockerd.log)"
@@ -99,21 +109,30 @@ if ! timeout 20 docker info >/dev/null 2>&1; then
   DOCKERD_PID=$!
   for _ in $(seq 60); do timeout 5 docker info >/dev/null 2>&1 && break; sleep 1; done
 fi
-check "Docker engine answers" timeout 20 docker info
+check "Docker engine answers" quiet timeout 20 docker info
 [ "$failed" -eq 0 ] || finish
 
-# ---- 3. base image ----------------------------------------------------------------
 t=$(date +%s)
+if ! docker image inspect debian:bookworm-slim >/dev/null 2>&1; then
+  command -v debootstrap >/dev/null || apt_install debootstrap
+fi
 check "base image debian:bookworm-slim present or made" timeout 900 "$ROOT/scripts/docker-base-image.sh"
 note "base image step: $(since "$t") s"
 [ "$failed" -eq 0 ] || finish
 
-# ---- 4. compose file validation -------------------------------------------------
-check "docker-compose config -q (shipped file)" docker-compose -f "$BASE_FILE" config -q
-check "docker-compose config -q (with monitoring profile)" docker-compose -f "$BASE_FILE" --profile monitoring config -q
-check "docker-compose config -q (with test override)" "${DC[@]}" config -q
+# The published port must be free (a developer's own stack may hold 15000).
+for _ in $(seq 50); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || break
+  note "port $PORT is in use; trying $((PORT + 1))"
+  PORT=$((PORT + 1)); export TEMPO_PORT=$PORT
+done
+
+# ---- 2. compose file validation -------------------------------------------------
+check "compose config -q (shipped file)" "${COMPOSE[@]}" -f "$BASE_FILE" config -q
+check "compose config -q (with monitoring profile)" "${COMPOSE[@]}" -f "$BASE_FILE" --profile monitoring config -q
+check "compose config -q (with test override)" "${DC[@]}" config -q
 # Shape of the shipped file (interpolated, as compose sees it).
-docker-compose -f "$BASE_FILE" config >"$TMP/config.yml" 2>/dev/null
+"${COMPOSE[@]}" -f "$BASE_FILE" config >"$TMP/config.yml" 2>/dev/null
 check "compose: workers scalable, gateway waits for a healthy broker, no secret baked in" \
   python3 - "$TMP/config.yml" <<'EOF'
 import sys, yaml
@@ -143,9 +162,9 @@ sys.exit(1 if errs else 0)
 EOF
 [ "$failed" -eq 0 ] || finish
 
-# ---- 5. build --------------------------------------------------------------------
+# ---- 3. build --------------------------------------------------------------------
 t=$(date +%s)
-if timeout 1800 "${DC[@]}" build >"$TMP/build.log" 2>&1; then
+if timeout 1800 "${DC[@]}" build "${BUILD_OPTS[@]}" >"$TMP/build.log" 2>&1; then
   ok "images build from the repository's Dockerfiles ($(since "$t") s)"
 else
   tail -40 "$TMP/build.log" | sed 's/^/#    /'
@@ -156,7 +175,7 @@ for img in rabbitmq gateway weather-service fake-upstream; do
   note "image tempo/$img:ci $(docker image inspect -f '{{.Size}}' "tempo/$img:ci" | awk '{printf "%.1f MB", $1/1e6}')"
 done
 
-# ---- 6. image checks (no container of the stack needed) ---------------------------
+# ---- 4. image checks (no container of the stack needed) ---------------------------
 for img in gateway weather-service; do
   user=$(docker image inspect -f '{{.Config.User}}' "tempo/$img:ci")
   check "tempo/$img runs as a non-root user ($user)" \
@@ -164,7 +183,7 @@ for img in gateway weather-service; do
   # dpkg's list and PATH, with the image's own tools; the entrypoint is bypassed.
   docker run --rm --network none --entrypoint bash "tempo/$img:ci" -c '
       for c in gcc cc c++ g++ cpp ld as make cmake; do command -v "$c"; done
-      dpkg-query -W -f "\${Package}\n" | grep -E -- "-dev$|^(gcc|g\+\+|cpp|binutils|build-essential|make|cmake)(-|$)"
+      dpkg-query -W -f "\${Package}\n" | grep -E -- "-dev$|^(gcc|g\+\+|cpp|binutils|build-essential|make|cmake)(-[0-9.]+)?$"
       true' >"$TMP/tools-$img" 2>&1
   check "tempo/$img has no compiler, no build tool, no -dev package" test ! -s "$TMP/tools-$img"
   [ -s "$TMP/tools-$img" ] && sed 's/^/#    found: /' "$TMP/tools-$img"
@@ -180,7 +199,7 @@ for img in gateway weather-service rabbitmq; do
     bash -c '! grep -qiE "^[A-Z_]*(KEY|SECRET|CLIENT_ID|PASSWORD|TOKEN)[A-Z_]*=." <<<"$1"' _ "$env"
 done
 
-# ---- 7. up, scaled -----------------------------------------------------------------
+# ---- 5. up, scaled -----------------------------------------------------------------
 t=$(date +%s)
 STACK_UP=1
 if timeout 300 "${DC[@]}" up -d --scale weather-service=$SCALE >"$TMP/up.log" 2>&1; then
@@ -232,7 +251,7 @@ EOF
 check "GET /weather without a place -> 400 invalid_argument" \
   bash -c '[ "$(curl -s -m 5 -o /dev/null -w "%{http_code}" "$1/weather")" = 400 ]' _ "$URL"
 
-# ---- 8. scaling: answers come from 3 different workers -----------------------------
+# ---- 6. scaling: answers come from 3 different workers -----------------------------
 # RabbitMQ hands calls round-robin to consumers with free prefetch: sequential
 # calls rotate, and concurrent bursts spread. Up to 5 rounds of 9 + 24 calls.
 mkdir -p "$TMP/calls"
@@ -267,7 +286,7 @@ for b in bad[:5]:
 sys.exit(1 if bad else 0)
 EOF
 
-# ---- 9. running containers: users, health ------------------------------------------
+# ---- 7. running containers: users, health, no restarts ------------------------------------------
 for svc in gateway weather-service; do
   uid=$(timeout 30 "${DC[@]}" exec -T --index=1 "$svc" id -u 2>/dev/null | tr -d '\r')
   check "$svc process runs as uid ${uid:-?} (not 0)" test -n "$uid" -a "$uid" != 0
@@ -281,24 +300,59 @@ for _ in $(seq 60); do
   sleep 1
 done
 check "rabbitmq, gateway and $SCALE workers report healthy (${states:-none})" test "$healthy" = 1
+restarts=$(for id in $(timeout 30 "${DC[@]}" ps -q); do docker inspect -f '{{.RestartCount}}' "$id"; done | awk '{n += $1} END {print n + 0}')
+check "no container restarted (restarts: $restarts)" test "$restarts" -eq 0
 
-# ---- 10. shutdown: SIGTERM is handled, stop is fast, exit code 0 -------------------
-t=$(date +%s%N)
-timeout 60 "${DC[@]}" stop -t 20 gateway >/dev/null 2>&1
-ms=$((($(date +%s%N) - t) / 1000000))
-gid=$(timeout 30 "${DC[@]}" ps -q gateway)
+# ---- 8. shutdown: SIGTERM drains in-flight calls, stop is fast, exit code 0 -------
+# The fake answers every upstream call 800 ms late from now on, so calls are
+# in flight (about 1.6 s each) when a daemon is stopped. New city names each
+# time, so no worker answers from its cache.
+fake_latency() {
+  timeout 30 "${DC[@]}" exec -T fake-upstream bash -c \
+    'exec 3<>/dev/tcp/127.0.0.1/8081 && printf "POST /_fake/latency?ms=$1 HTTP/1.0\r\nContent-Length: 0\r\n\r\n" >&3 && read -r _ code _ <&3 && [ "$code" = 200 ]' _ "$1"
+}
+BURST=()
+burst() {  # burst NAME COUNT: COUNT concurrent calls in the background
+  local i
+  BURST=()
+  for i in $(seq "$2"); do
+    curl -s -m 15 -o /dev/null -w '%{http_code}\n' "$URL/weather?city=$1$i" >"$TMP/burst-$1-$i" &
+    BURST+=($!)
+  done
+}
+burst_wait() { wait "${BURST[@]}"; }  # not a bare wait: dockerd may be our child
+burst_codes() { cat "$TMP/burst-$1"-* | sort | uniq -c | tr -s ' \n' ' '; }
+stop_ms() {  # stop_ms CMD...: run a stop command, print how long it took
+  local t0; t0=$(date +%s%N); timeout 60 "$@" >/dev/null 2>&1; echo $((($(date +%s%N) - t0) / 1000000))
+}
+check "fake upstream slowed to 800 ms per call" quiet fake_latency 800
+
+# One of the 3 workers is stopped while 12 calls are in flight.
+w1=$(timeout 30 "${DC[@]}" ps -q weather-service | head -1)
+burst Drainw 12; sleep 0.7
+ms=$(stop_ms docker stop -t 20 "$w1"); burst_wait
+wexit=$(docker inspect -f '{{.State.ExitCode}}' "$w1" 2>/dev/null)
+check "one worker stopped under load in ${ms} ms (< 10000), exit ${wexit:-?}" test "$ms" -lt 10000 -a "${wexit:-x}" = 0
+check "the 12 calls in flight all answered 200 ($(burst_codes Drainw))" \
+  test "$(burst_codes Drainw)" = " 12 200 "
+
+# The gateway is stopped while 6 calls are in flight: it drains them first.
+burst Draing 6; sleep 0.7
+ms=$(stop_ms "${DC[@]}" stop -t 20 gateway); burst_wait
+gid=$(timeout 30 "${DC[@]}" ps -a -q gateway)
 gexit=$(docker inspect -f '{{.State.ExitCode}}' "$gid" 2>/dev/null)
-check "stop -t 20 gateway took ${ms} ms (< 10000) and it exited 0 (exit ${gexit:-?})" \
+check "stop -t 20 gateway under load took ${ms} ms (< 10000), exit ${gexit:-?}" \
   test "$ms" -lt 10000 -a "${gexit:-x}" = 0
-t=$(date +%s%N)
-timeout 60 "${DC[@]}" stop -t 20 weather-service >/dev/null 2>&1
-ms=$((($(date +%s%N) - t) / 1000000))
-wexits=$(for id in $(timeout 30 "${DC[@]}" ps -q weather-service); do docker inspect -f '{{.State.ExitCode}}' "$id"; done | sort -u | tr '\n' ' ')
-check "stop -t 20 weather-service ($SCALE) took ${ms} ms (< 10000) and all exited 0 (exits: ${wexits:-?})" \
+check "the 6 calls in flight at the gateway's SIGTERM answered 200 ($(burst_codes Draing))" \
+  test "$(burst_codes Draing)" = " 6 200 "
+
+ms=$(stop_ms "${DC[@]}" stop -t 20 weather-service)
+wexits=$(for id in $(timeout 30 "${DC[@]}" ps -a -q weather-service); do docker inspect -f '{{.State.ExitCode}}' "$id"; done | sort -u | tr '\n' ' ')
+check "stop -t 20 weather-service took ${ms} ms (< 10000), all exited 0 (exits: ${wexits:-?})" \
   test "$ms" -lt 10000 -a "$wexits" = "0 "
 [ "$failed" -eq 0 ] || dump_logs
 
-# ---- 11. down: nothing of the project is left --------------------------------------
+# ---- 9. down: nothing of the project is left --------------------------------------
 t=$(date +%s)
 timeout 120 "${DC[@]}" down -v --remove-orphans -t 20 >/dev/null 2>&1
 note "down -v: $(since "$t") s"

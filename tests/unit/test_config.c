@@ -302,9 +302,11 @@ static void test_number_bounds(void **state)
         char flag[64];
         const char *args[] = {flag, NULL};
 
-        setenv("GATEWAY_PORT", bad[i], 1);
-        expect_error(CFG_GATEWAY, NULL, "GATEWAY_PORT");
-        unsetenv("GATEWAY_PORT");
+        if (bad[i][0] != '\0') { /* an empty variable counts as unset */
+            setenv("GATEWAY_PORT", bad[i], 1);
+            expect_error(CFG_GATEWAY, NULL, "GATEWAY_PORT");
+            unsetenv("GATEWAY_PORT");
+        }
         snprintf(flag, sizeof(flag), "--gateway-port=%s", bad[i]);
         expect_error(CFG_GATEWAY, args, "GATEWAY_PORT");
     }
@@ -316,6 +318,15 @@ static void test_number_bounds(void **state)
         cfg_free(&cfg);
     }
     unsetenv("GATEWAY_PORT");
+    /* Empty environment values are unset: defaults apply. */
+    setenv("GATEWAY_PORT", "", 1);
+    setenv("LOG_LEVEL", "", 1);
+    load(&cfg, CFG_GATEWAY, NULL, &r);
+    assert_int_equal(r.rc, CFG_OK);
+    assert_int_equal(cfg.gateway_port, 5000);
+    cfg_free(&cfg);
+    unsetenv("GATEWAY_PORT");
+    unsetenv("LOG_LEVEL");
     setenv("PLAYLIST_SIZE", "51", 1);
     expect_error(CFG_WORKER, NULL, "PLAYLIST_SIZE");
     setenv("PLAYLIST_SIZE", "0", 1);
