@@ -28,6 +28,7 @@
 #include "nameko.h"
 
 #include "errors.h"
+#include "validate.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -91,45 +92,6 @@ static char *sb_finish(struct sbuf *sb)
 }
 
 /* --- serialiser ------------------------------------------------------ */
-
-/* One UTF-8 sequence; 0 if invalid (overlong, surrogate, > U+10FFFF,
- * truncated, stray continuation byte). */
-static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
-{
-    uint32_t c = s[0], min;
-    size_t n, i;
-
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-        c &= 0x1f;
-        min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        c &= 0x0f;
-        min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        c &= 0x07;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (len < n)
-        return 0;
-    for (i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        c = (c << 6) | (s[i] & 0x3f);
-    }
-    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-        return 0;
-    *cp = c;
-    return n;
-}
 
 static void dump_u16(struct sbuf *sb, uint32_t u)
 {
@@ -195,7 +157,7 @@ static void dump_string(struct sbuf *sb, const char *str, size_t len)
             i++;
             continue;
         }
-        n = utf8_decode(s + i, len - i, &cp);
+        n = validate_utf8_decode(s + i, len - i, &cp);
         if (n == 0) {
             cp = 0xfffd; /* invalid byte: replacement character */
             n = 1;

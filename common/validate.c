@@ -41,13 +41,7 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-/*
- * Decodes one UTF-8 sequence at s[0..len).  Returns its length in bytes and
- * the code point in *cp, or 0 when the sequence is invalid: a stray
- * continuation byte, a truncated sequence, an overlong form, a surrogate
- * (U+D800..U+DFFF) or a value above U+10FFFF.
- */
-static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
+size_t validate_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
 {
     uint32_t c = s[0], min;
     size_t n, i;
@@ -109,7 +103,7 @@ int validate_city(const char *s, size_t len, char *err, size_t errlen)
     }
     while (i < len) {
         uint32_t cp;
-        size_t n = utf8_decode(p + i, len - i, &cp);
+        size_t n = validate_utf8_decode(p + i, len - i, &cp);
 
         if (n == 0) {
             set_err(err, errlen, "city is not valid UTF-8 (at byte %zu)", i);

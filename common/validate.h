@@ -3,12 +3,14 @@
  * (HTTP query) and the worker (RPC kwargs, which may come from any Nameko
  * client).  Pure.  Each returns 0 or TEMPO_EINVAL with a client-safe message
  * in err (never echoing more than a short, escaped prefix of the input),
- * except validate_request_id, a predicate.  err may be NULL.
+ * except validate_request_id, a predicate, and the two text helpers at the
+ * end.  err may be NULL.
  */
 #ifndef TEMPO_VALIDATE_H
 #define TEMPO_VALIDATE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define VALIDATE_CITY_MAX 200
 
@@ -43,5 +45,16 @@ int validate_request_id(const char *s);
  * validate_city-style checks where validity matters).  cap >= 1.
  */
 void validate_copy_text(char *dst, size_t cap, const char *src);
+
+/*
+ * Decodes the one UTF-8 sequence that starts at s[0] (len >= 1 bytes are
+ * readable).  Returns its length in bytes (1..4) with the code point in
+ * *cp, or 0, leaving *cp alone, when the sequence is invalid: a stray
+ * continuation byte, a truncated sequence, an overlong form, a surrogate
+ * (U+D800..U+DFFF) or a value above U+10FFFF.  validate_city accepts
+ * exactly what this decodes, and nameko.c's JSON serialiser escapes text
+ * with it (writing U+FFFD for each byte it rejects).
+ */
+size_t validate_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp);
 
 #endif

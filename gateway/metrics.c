@@ -5,24 +5,23 @@
  */
 #include "metrics.h"
 
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+
+#include "tbuf.h"
 
 static const int statuses[] = {200, 400, 404, 405, 500, 502, 503, 504};
 #define NSTATUS (sizeof(statuses) / sizeof(statuses[0]))
 static const char *const route_names[ROUTE__COUNT] = {
     "/weather", "/healthz", "/readyz", "/metrics", "other"};
-static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                 0.1,   0.25,   0.5,   1,    2.5,   5,
-                                 10};
+static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                 0.25,  0.5,    1,     2.5,  5,     10};
 #define NBUCKET (sizeof(buckets) / sizeof(buckets[0]))
-static const char *const codes[] = {
-    "invalid_argument", "city_not_found", "not_found",
-    "method_not_allowed", "upstream_error", "service_unavailable",
-    "timeout", "internal"};
+static const char *const codes[] = {"invalid_argument", "city_not_found",
+                                    "not_found",        "method_not_allowed",
+                                    "upstream_error",   "service_unavailable",
+                                    "timeout",          "internal"};
 #define NCODES (sizeof(codes) / sizeof(codes[0]))
 
 static atomic_ulong req_count[ROUTE__COUNT][NSTATUS + 1];
@@ -32,6 +31,10 @@ static atomic_ulong rpc_timeouts, rpc_unroutable, reconnects;
 static atomic_ulong err_codes[NCODES];
 
 #define RELAXED memory_order_relaxed
+
+/* The exposition starts at 16 KiB and may grow to 1 MiB. */
+#define TEXT_INITIAL 16384
+#define TEXT_MAX (1u << 20)
 
 void metrics_request(enum metrics_route route, int status, double seconds)
 {
@@ -76,126 +79,80 @@ void metrics_error_code(const char *code)
         }
 }
 
-/* A growable text buffer with a hard cap; appends fail once it is hit. */
-struct tbuf {
-    char *p;
-    size_t len, cap;
-    int failed;
-};
-
-static void tb_printf(struct tbuf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void tb_printf(struct tbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (b->failed)
-        return;
-    for (;;) {
-        va_start(ap, fmt);
-        n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->failed = 1;
-            return;
-        }
-        if ((size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        if (b->cap >= 1 << 20) {
-            b->failed = 1;
-            return;
-        }
-        b->cap *= 2;
-        b->p = realloc(b->p, b->cap);
-        if (b->p == NULL)
-            abort();
-    }
-}
-
 char *metrics_render(long inflight, int ready, size_t *len)
 {
-    struct tbuf b = {malloc(16384), 0, 16384, 0};
+    struct tbuf b;
     size_t r, s, i;
 
-    if (b.p == NULL)
-        abort();
-    tb_printf(&b, "# HELP tempo_http_requests_total HTTP requests by route "
-                  "and status.\n# TYPE tempo_http_requests_total counter\n");
+    tbuf_init(&b, TEXT_INITIAL, TEXT_MAX);
+    tbuf_printf(&b, "# HELP tempo_http_requests_total HTTP requests by route "
+                    "and status.\n# TYPE tempo_http_requests_total counter\n");
     for (r = 0; r < ROUTE__COUNT; r++)
         for (s = 0; s <= NSTATUS; s++) {
             unsigned long v = atomic_load_explicit(&req_count[r][s], RELAXED);
             if (v == 0)
                 continue;
             if (s < NSTATUS)
-                tb_printf(&b,
-                          "tempo_http_requests_total{route=\"%s\","
-                          "status=\"%d\"} %lu\n",
-                          route_names[r], statuses[s], v);
+                tbuf_printf(&b,
+                            "tempo_http_requests_total{route=\"%s\","
+                            "status=\"%d\"} %lu\n",
+                            route_names[r], statuses[s], v);
             else
-                tb_printf(&b,
-                          "tempo_http_requests_total{route=\"%s\","
-                          "status=\"other\"} %lu\n",
-                          route_names[r], v);
+                tbuf_printf(&b,
+                            "tempo_http_requests_total{route=\"%s\","
+                            "status=\"other\"} %lu\n",
+                            route_names[r], v);
         }
-    tb_printf(&b, "# HELP tempo_http_request_duration_seconds HTTP request "
-                  "latency.\n# TYPE tempo_http_request_duration_seconds "
-                  "histogram\n");
+    tbuf_printf(&b, "# HELP tempo_http_request_duration_seconds HTTP request "
+                    "latency.\n# TYPE tempo_http_request_duration_seconds "
+                    "histogram\n");
     for (r = 0; r < ROUTE__COUNT; r++) {
         unsigned long cum = 0;
         for (i = 0; i <= NBUCKET; i++) {
             cum += atomic_load_explicit(&lat_bucket[r][i], RELAXED);
             if (i < NBUCKET)
-                tb_printf(&b,
-                          "tempo_http_request_duration_seconds_bucket{route="
-                          "\"%s\",le=\"%g\"} %lu\n",
-                          route_names[r], buckets[i], cum);
+                tbuf_printf(&b,
+                            "tempo_http_request_duration_seconds_bucket{route="
+                            "\"%s\",le=\"%g\"} %lu\n",
+                            route_names[r], buckets[i], cum);
             else
-                tb_printf(&b,
-                          "tempo_http_request_duration_seconds_bucket{route="
-                          "\"%s\",le=\"+Inf\"} %lu\n",
-                          route_names[r], cum);
+                tbuf_printf(&b,
+                            "tempo_http_request_duration_seconds_bucket{route="
+                            "\"%s\",le=\"+Inf\"} %lu\n",
+                            route_names[r], cum);
         }
-        tb_printf(&b,
-                  "tempo_http_request_duration_seconds_sum{route=\"%s\"} "
-                  "%.6f\n"
-                  "tempo_http_request_duration_seconds_count{route=\"%s\"} "
-                  "%lu\n",
-                  route_names[r],
-                  (double)atomic_load_explicit(&lat_sum_us[r], RELAXED) / 1e6,
-                  route_names[r], cum);
+        tbuf_printf(&b,
+                    "tempo_http_request_duration_seconds_sum{route=\"%s\"} "
+                    "%.6f\n"
+                    "tempo_http_request_duration_seconds_count{route=\"%s\"} "
+                    "%lu\n",
+                    route_names[r],
+                    (double)atomic_load_explicit(&lat_sum_us[r], RELAXED) / 1e6,
+                    route_names[r], cum);
     }
-    tb_printf(&b, "# HELP tempo_http_errors_total Error replies by code.\n"
-                  "# TYPE tempo_http_errors_total counter\n");
+    tbuf_printf(&b, "# HELP tempo_http_errors_total Error replies by code.\n"
+                    "# TYPE tempo_http_errors_total counter\n");
     for (i = 0; i < NCODES; i++)
-        tb_printf(&b, "tempo_http_errors_total{code=\"%s\"} %lu\n", codes[i],
-                  atomic_load_explicit(&err_codes[i], RELAXED));
-    tb_printf(&b,
-              "# HELP tempo_rpc_inflight RPC calls waiting for a reply.\n"
-              "# TYPE tempo_rpc_inflight gauge\ntempo_rpc_inflight %ld\n"
-              "# HELP tempo_rpc_timeouts_total RPC calls that hit "
-              "RPC_TIMEOUT_MS.\n# TYPE tempo_rpc_timeouts_total counter\n"
-              "tempo_rpc_timeouts_total %lu\n"
-              "# HELP tempo_rpc_unroutable_total RPC calls refused because "
-              "no worker consumes the queue.\n"
-              "# TYPE tempo_rpc_unroutable_total counter\n"
-              "tempo_rpc_unroutable_total %lu\n"
-              "# HELP tempo_broker_reconnects_total Successful reconnects "
-              "to the broker.\n# TYPE tempo_broker_reconnects_total counter\n"
-              "tempo_broker_reconnects_total %lu\n"
-              "# HELP tempo_broker_connected 1 while connected to the "
-              "broker.\n# TYPE tempo_broker_connected gauge\n"
-              "tempo_broker_connected %d\n",
-              inflight, atomic_load_explicit(&rpc_timeouts, RELAXED),
-              atomic_load_explicit(&rpc_unroutable, RELAXED),
-              atomic_load_explicit(&reconnects, RELAXED), ready ? 1 : 0);
-    if (b.failed) {
-        free(b.p);
-        return NULL;
-    }
-    *len = b.len;
-    return b.p;
+        tbuf_printf(&b, "tempo_http_errors_total{code=\"%s\"} %lu\n", codes[i],
+                    atomic_load_explicit(&err_codes[i], RELAXED));
+    tbuf_printf(&b,
+                "# HELP tempo_rpc_inflight RPC calls waiting for a reply.\n"
+                "# TYPE tempo_rpc_inflight gauge\ntempo_rpc_inflight %ld\n"
+                "# HELP tempo_rpc_timeouts_total RPC calls that hit "
+                "RPC_TIMEOUT_MS.\n# TYPE tempo_rpc_timeouts_total counter\n"
+                "tempo_rpc_timeouts_total %lu\n"
+                "# HELP tempo_rpc_unroutable_total RPC calls refused because "
+                "no worker consumes the queue.\n"
+                "# TYPE tempo_rpc_unroutable_total counter\n"
+                "tempo_rpc_unroutable_total %lu\n"
+                "# HELP tempo_broker_reconnects_total Successful reconnects "
+                "to the broker.\n# TYPE tempo_broker_reconnects_total counter\n"
+                "tempo_broker_reconnects_total %lu\n"
+                "# HELP tempo_broker_connected 1 while connected to the "
+                "broker.\n# TYPE tempo_broker_connected gauge\n"
+                "tempo_broker_connected %d\n",
+                inflight, atomic_load_explicit(&rpc_timeouts, RELAXED),
+                atomic_load_explicit(&rpc_unroutable, RELAXED),
+                atomic_load_explicit(&reconnects, RELAXED), ready ? 1 : 0);
+    return tbuf_finish(&b, len);
 }

@@ -26,13 +26,14 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "tbuf.h"
 
 #define RELAXED memory_order_relaxed
 #define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
@@ -199,52 +200,14 @@ void wmetrics_broker_connected(int connected)
 
 /* ---- rendering ----------------------------------------------------------- */
 
-/* A growable text buffer with a hard cap; appends fail once it is hit. */
-struct tbuf {
-    char *p;
-    size_t len, cap;
-    int failed;
-};
-
-#define TBUF_MAX (1u << 20)
-
-static void tb_printf(struct tbuf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void tb_printf(struct tbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (b->failed)
-        return;
-    for (;;) {
-        va_start(ap, fmt);
-        n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->failed = 1;
-            return;
-        }
-        if ((size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        if (b->cap >= TBUF_MAX) {
-            b->failed = 1;
-            return;
-        }
-        b->cap *= 2;
-        b->p = realloc(b->p, b->cap);
-        if (b->p == NULL)
-            abort();
-    }
-}
+/* The exposition starts at 16 KiB and may grow to 1 MiB. */
+#define TEXT_INITIAL 16384
+#define TEXT_MAX (1u << 20)
 
 static void family(struct tbuf *b, const char *name, const char *type,
                    const char *help)
 {
-    tb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    tbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* One histogram series; `label` is `name="value"` (no braces). */
@@ -257,14 +220,14 @@ static void render_hist(struct tbuf *b, const char *name, const char *label,
     for (i = 0; i <= NBUCKET; i++) {
         cum += atomic_load_explicit(&h->bucket[i], RELAXED);
         if (i < NBUCKET)
-            tb_printf(b, "%s_bucket{%s,le=\"%g\"} %lu\n", name, label,
-                      buckets[i], cum);
+            tbuf_printf(b, "%s_bucket{%s,le=\"%g\"} %lu\n", name, label,
+                        buckets[i], cum);
         else
-            tb_printf(b, "%s_bucket{%s,le=\"+Inf\"} %lu\n", name, label, cum);
+            tbuf_printf(b, "%s_bucket{%s,le=\"+Inf\"} %lu\n", name, label, cum);
     }
-    tb_printf(b, "%s_sum{%s} %.6f\n%s_count{%s} %lu\n", name, label,
-              (double)atomic_load_explicit(&h->sum_us, RELAXED) / 1e6, name,
-              label, cum);
+    tbuf_printf(b, "%s_sum{%s} %.6f\n%s_count{%s} %lu\n", name, label,
+                (double)atomic_load_explicit(&h->sum_us, RELAXED) / 1e6, name,
+                label, cum);
 }
 
 static int enabled(size_t p)
@@ -282,15 +245,15 @@ static void render_calls(struct tbuf *b)
            "exc_type).");
     for (m = 0; m < NMETHOD; m++)
         for (o = 0; o < NOUTCOME; o++)
-            tb_printf(b,
-                      "tempo_worker_calls_total{method=\"%s\","
-                      "outcome=\"%s\"} %lu\n",
-                      method_names[m], outcome_names[o],
-                      atomic_load_explicit(&calls[m][o], RELAXED));
+            tbuf_printf(b,
+                        "tempo_worker_calls_total{method=\"%s\","
+                        "outcome=\"%s\"} %lu\n",
+                        method_names[m], outcome_names[o],
+                        atomic_load_explicit(&calls[m][o], RELAXED));
     family(b, "tempo_worker_calls_in_flight", "gauge",
            "RPC calls being served now.");
-    tb_printf(b, "tempo_worker_calls_in_flight %ld\n",
-              atomic_load_explicit(&calls_inflight, RELAXED));
+    tbuf_printf(b, "tempo_worker_calls_in_flight %ld\n",
+                atomic_load_explicit(&calls_inflight, RELAXED));
     family(b, "tempo_worker_call_duration_seconds", "histogram",
            "Time to serve an RPC call, by method.");
     for (m = 0; m < NMETHOD; m++) {
@@ -319,39 +282,39 @@ static void render_upstreams(struct tbuf *b)
            "result.");
     for (p = 1; p < WM_PROV__COUNT; p++)
         for (r = 0; r < UP__COUNT && enabled(p); r++)
-            tb_printf(b,
-                      "tempo_worker_upstream_requests_total{provider=\"%s\","
-                      "result=\"%s\"} %lu\n",
-                      provider_names[p], result_names[r],
-                      atomic_load_explicit(&up_req[p][r], RELAXED));
+            tbuf_printf(b,
+                        "tempo_worker_upstream_requests_total{provider=\"%s\","
+                        "result=\"%s\"} %lu\n",
+                        provider_names[p], result_names[r],
+                        atomic_load_explicit(&up_req[p][r], RELAXED));
     family(b, "tempo_worker_upstream_retries_total", "counter",
            "Upstream HTTP attempts after the first of a request, by "
            "provider.");
     for (p = 1; p < WM_PROV__COUNT; p++)
         if (enabled(p))
-            tb_printf(b,
-                      "tempo_worker_upstream_retries_total{provider=\"%s\"} "
-                      "%lu\n",
-                      provider_names[p],
-                      atomic_load_explicit(&up_retries[p], RELAXED));
+            tbuf_printf(b,
+                        "tempo_worker_upstream_retries_total{provider=\"%s\"} "
+                        "%lu\n",
+                        provider_names[p],
+                        atomic_load_explicit(&up_retries[p], RELAXED));
     family(b, "tempo_worker_upstream_short_circuits_total", "counter",
            "Upstream requests refused at once by an open circuit breaker.");
     for (p = 1; p < WM_PROV__COUNT; p++)
         if (enabled(p))
-            tb_printf(b,
-                      "tempo_worker_upstream_short_circuits_total{provider="
-                      "\"%s\"} %lu\n",
-                      provider_names[p],
-                      atomic_load_explicit(&up_rejected[p], RELAXED));
+            tbuf_printf(b,
+                        "tempo_worker_upstream_short_circuits_total{provider="
+                        "\"%s\"} %lu\n",
+                        provider_names[p],
+                        atomic_load_explicit(&up_rejected[p], RELAXED));
     family(b, "tempo_worker_circuit_breaker_state", "gauge",
            "Circuit breaker per provider: 0 closed, 1 open, 2 half-open.");
     for (p = 1; p < WM_PROV__COUNT; p++)
         if (enabled(p))
-            tb_printf(b,
-                      "tempo_worker_circuit_breaker_state{provider=\"%s\"} "
-                      "%d\n",
-                      provider_names[p],
-                      atomic_load_explicit(&breaker_state[p], RELAXED));
+            tbuf_printf(b,
+                        "tempo_worker_circuit_breaker_state{provider=\"%s\"} "
+                        "%d\n",
+                        provider_names[p],
+                        atomic_load_explicit(&breaker_state[p], RELAXED));
 }
 
 static void render_answers(struct tbuf *b)
@@ -373,35 +336,29 @@ static void render_answers(struct tbuf *b)
 
     for (i = 0; i < WM_CACHE__COUNT; i++) {
         family(b, cache_fam[i].name, "counter", cache_fam[i].help);
-        tb_printf(b, "%s %lu\n", cache_fam[i].name,
-                  atomic_load_explicit(&cache_events[i], RELAXED));
+        tbuf_printf(b, "%s %lu\n", cache_fam[i].name,
+                    atomic_load_explicit(&cache_events[i], RELAXED));
     }
     family(b, "tempo_worker_degraded_answers_total", "counter",
            "Answers served from the built-in catalog because the music "
            "provider failed.");
-    tb_printf(b, "tempo_worker_degraded_answers_total %lu\n",
-              atomic_load_explicit(&degraded, RELAXED));
+    tbuf_printf(b, "tempo_worker_degraded_answers_total %lu\n",
+                atomic_load_explicit(&degraded, RELAXED));
     family(b, "tempo_worker_broker_connected", "gauge",
            "1 while connected to the broker.");
-    tb_printf(b, "tempo_worker_broker_connected %d\n",
-              atomic_load_explicit(&broker_up, RELAXED));
+    tbuf_printf(b, "tempo_worker_broker_connected %d\n",
+                atomic_load_explicit(&broker_up, RELAXED));
 }
 
 char *wmetrics_render(size_t *len)
 {
-    struct tbuf b = {malloc(16384), 0, 16384, 0};
+    struct tbuf b;
 
-    if (b.p == NULL)
-        abort();
+    tbuf_init(&b, TEXT_INITIAL, TEXT_MAX);
     render_calls(&b);
     render_upstreams(&b);
     render_answers(&b);
-    if (b.failed) {
-        free(b.p);
-        return NULL;
-    }
-    *len = b.len;
-    return b.p;
+    return tbuf_finish(&b, len);
 }
 
 /* ---- the HTTP endpoint --------------------------------------------------- */

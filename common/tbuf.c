@@ -1,0 +1,68 @@
+/*
+ * tbuf.c - see tbuf.h.  vsnprintf straight into the free tail; when the
+ * text does not fit, double the buffer (never past max) and format again.
+ */
+#include "tbuf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+void tbuf_init(struct tbuf *b, size_t initial, size_t max)
+{
+    if (initial == 0)
+        initial = 1;
+    if (max < initial)
+        max = initial;
+    b->p = malloc(initial);
+    if (b->p == NULL)
+        abort();
+    b->p[0] = '\0';
+    b->len = 0;
+    b->cap = initial;
+    b->max = max;
+    b->failed = 0;
+}
+
+void tbuf_printf(struct tbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (b->failed)
+        return;
+    for (;;) {
+        va_start(ap, fmt);
+        n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->failed = 1;
+            return;
+        }
+        if ((size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        if (b->cap >= b->max) {
+            b->failed = 1;
+            return;
+        }
+        b->cap = b->cap > b->max / 2 ? b->max : b->cap * 2;
+        b->p = realloc(b->p, b->cap);
+        if (b->p == NULL)
+            abort();
+    }
+}
+
+char *tbuf_finish(struct tbuf *b, size_t *len)
+{
+    char *text = b->p;
+
+    b->p = NULL;
+    if (b->failed) {
+        free(text);
+        return NULL;
+    }
+    *len = b->len;
+    return text;
+}
