@@ -595,3 +595,29 @@ void nameko_reply_clear(struct nameko_reply *reply)
     reply->exc_type[0] = '\0';
     reply->value[0] = '\0';
 }
+
+int nameko_reply_result_span(const void *body, size_t len, size_t *off,
+                             size_t *span)
+{
+    static const struct {
+        const char *head, *tail;
+    } forms[] = {
+        {"{\"result\": {", "}, \"error\": null}"}, /* Python json.dumps */
+        {"{\"result\":{", "},\"error\":null}"},    /* compact */
+    };
+    const char *b = body;
+    size_t i;
+
+    for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        size_t h = strlen(forms[i].head), t = strlen(forms[i].tail);
+        if (len < h + t || memcmp(b, forms[i].head, h) != 0 ||
+            memcmp(b + len - t, forms[i].tail, t) != 0)
+            continue;
+        /* Both include the object's braces: "{" ends head, "}" starts
+         * tail. */
+        *off = h - 1;
+        *span = len - (h - 1) - (t - 1);
+        return 0;
+    }
+    return -1;
+}

@@ -83,6 +83,18 @@ int nameko_reply_decode(const void *body, size_t len,
 void nameko_reply_clear(struct nameko_reply *reply);
 
 /*
+ * Fast path for the common success reply: when body is exactly
+ * `{"result": {...}, "error": null}` (Python's separators, or compact ones),
+ * sets *off and *span to the bytes of the result object and returns 0,
+ * without allocating or parsing the object.  Otherwise returns -1 and the
+ * caller decodes with nameko_reply_decode.  The span is only as well-formed
+ * as the peer's JSON: the gateway passes results through unvalidated
+ * (SPEC section 3), so this is for trusted workers' replies.
+ */
+int nameko_reply_result_span(const void *body, size_t len, size_t *off,
+                             size_t *span);
+
+/*
  * Serialises a JSON value as Python's json.dumps would (", " and ": ",
  * ensure_ascii).  Returns a new malloc'd string or NULL.
  */

@@ -400,6 +400,7 @@ static void handle_reply(struct rpc_client *c, amqp_envelope_t *env)
     struct nameko_reply reply;
     struct rpc_req *r;
     char corr[64], err[256];
+    size_t off, span;
     int rc;
 
     if (!(p->_flags & AMQP_BASIC_CORRELATION_ID_FLAG) ||
@@ -410,6 +411,21 @@ static void handle_reply(struct rpc_client *c, amqp_envelope_t *env)
     r = table_take(c, corr);
     if (r == NULL) {
         log_debug("dropped a late or unknown reply %s", corr);
+        return;
+    }
+    /* The usual success reply: copy the result's bytes, skipping a parse
+     * and a re-encode (about a third of this thread's CPU). */
+    if (nameko_reply_result_span(env->message.body.bytes,
+                                 env->message.body.len, &off, &span) == 0) {
+        r->reply = malloc(span + 1);
+        if (r->reply == NULL) {
+            complete(c, r, TEMPO_EINTERNAL, "out of memory");
+            return;
+        }
+        memcpy(r->reply, (const char *)env->message.body.bytes + off, span);
+        r->reply[span] = '\0';
+        r->reply_len = span;
+        complete(c, r, 0, NULL);
         return;
     }
     rc = nameko_reply_decode(env->message.body.bytes, env->message.body.len,
@@ -635,6 +651,8 @@ static void wake(struct rpc_client *c)
 
 int rpc_client_submit(struct rpc_client *c, struct rpc_req *req)
 {
+    int was_empty;
+
     if (atomic_load(&c->stopping)) {
         snprintf(req->message, sizeof(req->message),
                  "the gateway is shutting down");
@@ -659,13 +677,17 @@ int rpc_client_submit(struct rpc_client *c, struct rpc_req *req)
         return TEMPO_EUNAVAIL;
     }
     atomic_fetch_add(&c->inflight, 1);
+    /* The thread takes the whole queue at once: only the submit that
+     * finds it empty needs to wake it. */
+    was_empty = c->q_head == NULL;
     if (c->q_tail != NULL)
         c->q_tail->q_next = req;
     else
         c->q_head = req;
     c->q_tail = req;
     pthread_mutex_unlock(&c->lock);
-    wake(c);
+    if (was_empty)
+        wake(c);
     return 0;
 }
 

@@ -644,9 +644,48 @@ static void test_round_trips(void **state)
     }
 }
 
+/* The gateway's fast path: the span is exactly the result object, and
+ * anything but a plain success reply is left to the full decoder. */
+static void test_reply_result_span(void **state)
+{
+    static const char py[] = "{\"result\": {\"genre\": \"rock\", \"t\": [1, {}]}, "
+                             "\"error\": null}";
+    static const char compact[] = "{\"result\":{\"a\":1},\"error\":null}";
+    static const char *const fallback[] = {
+        "{\"result\": null, \"error\": {\"exc_type\": \"X\"}}",
+        "{\"result\": 5, \"error\": null}",
+        "{\"error\": null, \"result\": {\"a\": 1}}",
+        "{\"result\": {\"a\": 1}, \"error\": null} ",
+        "{\"result\": {}",
+        "",
+        "{\"result\": {}, \"error\": nul}",
+    };
+    size_t off = 0, span = 0, i;
+
+    (void)state;
+    assert_int_equal(nameko_reply_result_span(py, strlen(py), &off, &span), 0);
+    assert_int_equal(span, strlen("{\"genre\": \"rock\", \"t\": [1, {}]}"));
+    assert_memory_equal(py + off, "{\"genre\": \"rock\", \"t\": [1, {}]}", span);
+    assert_int_equal(
+        nameko_reply_result_span(compact, strlen(compact), &off, &span), 0);
+    assert_memory_equal(compact + off, "{\"a\":1}", span);
+    assert_int_equal(span, 7);
+    for (i = 0; i < sizeof(fallback) / sizeof(fallback[0]); i++)
+        assert_int_equal(nameko_reply_result_span(fallback[i],
+                                                  strlen(fallback[i]), &off,
+                                                  &span),
+                         -1);
+    /* The smallest success reply has an empty object. */
+    assert_int_equal(nameko_reply_result_span("{\"result\": {}, \"error\": null}",
+                                              29, &off, &span),
+                     0);
+    assert_int_equal(span, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reply_result_span),
         cmocka_unit_test(test_call_encode_captured),
         cmocka_unit_test(test_dumps_floats_like_python_repr),
         cmocka_unit_test(test_dumps_scalars),
