@@ -320,6 +320,26 @@ static int wait_for_leader(struct cache *c, struct entry *e,
     return rc;
 }
 
+int cache_peek(struct cache *c, const char *key, struct weather_report *out)
+{
+    struct entry *e;
+    int rc = -1;
+
+    if (c->ttl_ms == 0)
+        return -1;
+    pthread_mutex_lock(&c->mu);
+    e = find(c, key, hash_key(key));
+    if (e != NULL && e->has_value && !e->inflight &&
+        c->now_ms(c->clock_ctx) - e->fetched_ms < c->ttl_ms) {
+        *out = e->value;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (rc == 0)
+        wmetrics_cache(WM_CACHE_HIT);
+    return rc;
+}
+
 int cache_get(struct cache *c, const char *key, cache_fetch_fn fetch, void *ctx,
               int64_t deadline_ms, struct weather_report *out,
               enum cache_how *how, char *err, size_t errlen)

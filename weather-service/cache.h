@@ -87,6 +87,13 @@ int cache_get(struct cache *c, const char *key, cache_fetch_fn fetch, void *ctx,
               int64_t deadline_ms, struct weather_report *out,
               enum cache_how *how, char *err, size_t errlen);
 
+/*
+ * Non-blocking lookup: 0 with *out filled when key holds a fresh value (a
+ * hit), -1 otherwise (absent, expired, or being fetched).  Never fetches
+ * and never waits, so the worker's AMQP thread can answer hits itself.
+ */
+int cache_peek(struct cache *c, const char *key, struct weather_report *out);
+
 /* Number of entries held (for tests and metrics). */
 size_t cache_size(struct cache *c);
 

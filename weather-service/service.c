@@ -55,6 +55,7 @@ struct service_worker {
     struct service *svc;
     struct http_client *hc;
     int64_t call_deadline_ms; /* of the call in progress; 0 = none */
+    int no_block;             /* service_call_try: never wait or fetch */
 };
 
 typedef int (*method_fn)(struct service_worker *w, const json_t *kwargs,
@@ -422,8 +423,17 @@ static int get_playlist(struct service_worker *w, const json_t *kwargs,
     if (ctx.deadline_ms <= http_now_ms())
         return fault(f, TEMPO_ETIMEOUT, "the call expired before it started",
                      NULL);
-    rc = cache_get(svc->cache, key, fetch_weather, &ctx, ctx.deadline_ms, &rep,
-                   &how, err, sizeof(err));
+    if (w->no_block) {
+        /* Only a cache hit with catalog music can be served without
+         * waiting; anything else goes to a pool thread. */
+        if (svc->spotify != NULL || cache_peek(svc->cache, key, &rep) != 0)
+            return SERVICE_WOULD_BLOCK;
+        how = CACHE_HIT;
+        rc = 0;
+    } else {
+        rc = cache_get(svc->cache, key, fetch_weather, &ctx, ctx.deadline_ms,
+                       &rep, &how, err, sizeof(err));
+    }
     if (rc != 0)
         return fault(f, rc, err, q.city);
     if (how == CACHE_STALE)
@@ -468,4 +478,18 @@ static int get_playlist(struct service_worker *w, const json_t *kwargs,
         return fault(f, TEMPO_EINTERNAL, "out of memory", NULL);
     *result = res;
     return 0;
+}
+
+int service_call_try(struct service_worker *w, const char *method,
+                     const json_t *args, const json_t *kwargs,
+                     const char *request_id, int64_t deadline_ms,
+                     json_t **result, struct service_fault *fault)
+{
+    int rc;
+
+    w->no_block = 1;
+    rc = service_call(w, method, args, kwargs, request_id, deadline_ms,
+                      result, fault);
+    w->no_block = 0;
+    return rc;
 }

@@ -54,4 +54,17 @@ int service_call(struct service_worker *w, const char *method,
                  const char *request_id, int64_t deadline_ms,
                  json_t **result, struct service_fault *fault);
 
+/*
+ * service_call without blocking: answers (0 or a negative tempo_err, as
+ * service_call) only when no upstream call or wait is needed: invalid
+ * calls, and playlists whose weather is a fresh cache hit and whose music
+ * comes from the built-in catalog.  Otherwise returns SERVICE_WOULD_BLOCK
+ * having done nothing, and the call goes to service_call on a pool thread.
+ */
+#define SERVICE_WOULD_BLOCK 1
+int service_call_try(struct service_worker *w, const char *method,
+                     const json_t *args, const json_t *kwargs,
+                     const char *request_id, int64_t deadline_ms,
+                     json_t **result, struct service_fault *fault);
+
 #endif

@@ -62,6 +62,7 @@ struct job {
     int bad_envelope; /* routing key or properties unusable */
     size_t body_len;
     char *body;  /* the call (NULL if too big) */
+    struct nameko_call call; /* decoded body, once decoded */
     char *reply; /* the reply body, set by the pool thread */
 };
 
@@ -83,6 +84,7 @@ struct worker {
     int efd, sfd;
 
     /* main thread only */
+    struct service_worker *inline_sw; /* serves calls needing no upstream */
     amqp_connection_state_t conn;
     unsigned generation;
     unsigned url_cursor;
@@ -115,6 +117,8 @@ static void job_free(struct job *j)
         return;
     free(j->body);
     free(j->reply);
+    json_decref(j->call.args);
+    json_decref(j->call.kwargs);
     free(j);
 }
 
@@ -144,18 +148,24 @@ static char *nameko_fault(const char *type, const char *arg,
     return fault_reply(&f);
 }
 
-/* Turns one call into its reply body.  Runs on a pool thread. */
-static void run_job(struct service_worker *sw, struct job *j)
+/*
+ * Turns one call into its reply body (j->reply).  On a pool thread
+ * (try_only 0) it always answers.  On the AMQP thread (try_only 1) it
+ * answers only what needs no upstream call or wait (bad calls, cache hits
+ * served from the catalog) and returns 0 for the rest, keeping the decoded
+ * call in the job for the pool thread.  Returns 1 when answered.
+ */
+static int run_job(struct service_worker *sw, struct job *j, int try_only)
 {
-    struct nameko_call call = {NULL, NULL};
     struct service_fault fault;
     json_t *result = NULL;
     const char *outcome = NAMEKO_MALFORMED_REQUEST; /* for metrics */
     double t0 = wmetrics_now();
     char err[256];
-    int rc;
+    int rc, answered = 1;
 
-    wmetrics_call_begin();
+    if (!try_only)
+        wmetrics_call_begin();
     log_set_request_id(j->request_id[0] ? j->request_id : NULL);
     if (j->bad_envelope || j->body == NULL) {
         j->reply = nameko_fault(NAMEKO_MALFORMED_REQUEST, "",
@@ -165,16 +175,27 @@ static void run_job(struct service_worker *sw, struct job *j)
                  j->body == NULL ? "body too large" : "bad envelope");
         goto out;
     }
-    if (nameko_call_decode(j->body, j->body_len, &call, err, sizeof(err)) <
-        0) {
+    if (j->call.kwargs == NULL &&
+        nameko_call_decode(j->body, j->body_len, &j->call, err, sizeof(err)) <
+            0) {
         j->reply = nameko_fault(NAMEKO_MALFORMED_REQUEST, err, err);
         log_warn("malformed call %s: %s", j->method, err);
         goto out;
     }
     memset(&fault, 0, sizeof(fault));
-    rc = service_call(sw, j->method, call.args, call.kwargs,
-                      j->request_id[0] ? j->request_id : NULL,
-                      j->deadline_ms, &result, &fault);
+    if (try_only) {
+        rc = service_call_try(sw, j->method, j->call.args, j->call.kwargs,
+                              j->request_id[0] ? j->request_id : NULL,
+                              j->deadline_ms, &result, &fault);
+        if (rc == SERVICE_WOULD_BLOCK) {
+            answered = 0;
+            goto done;
+        }
+    } else {
+        rc = service_call(sw, j->method, j->call.args, j->call.kwargs,
+                          j->request_id[0] ? j->request_id : NULL,
+                          j->deadline_ms, &result, &fault);
+    }
     outcome = rc == 0 ? NULL : fault.exc_type ? fault.exc_type : "other";
     if (rc == 0) {
         j->reply = nameko_reply_encode_result(result);
@@ -184,11 +205,13 @@ static void run_job(struct service_worker *sw, struct job *j)
         j->reply = fault_reply(&fault);
     }
 out:
+    if (try_only)
+        wmetrics_call_begin();
     wmetrics_call_end(j->method, outcome, wmetrics_now() - t0);
+done:
     json_decref(result);
-    json_decref(call.args);
-    json_decref(call.kwargs);
     log_set_request_id(NULL);
+    return answered;
 }
 
 static void *pool_thread(void *arg)
@@ -216,7 +239,7 @@ static void *pool_thread(void *arg)
             j->reply = nameko_fault("InternalError", "", "worker out of "
                                                          "memory");
         else
-            run_job(sw, j);
+            run_job(sw, j, 0);
 
         pthread_mutex_lock(&w->lock);
         jobq_push(&w->done, j);
@@ -335,6 +358,8 @@ static int64_t expiration_deadline(const amqp_basic_properties_t *p)
     return now_ms() + ms;
 }
 
+static void answer(struct worker *w, struct job *j);
+
 static void dispatch(struct worker *w, amqp_envelope_t *env)
 {
     amqp_basic_properties_t *p = &env->message.properties;
@@ -373,6 +398,13 @@ static void dispatch(struct worker *w, amqp_envelope_t *env)
         j->body_len = env->message.body.len;
     }
     w->inflight++;
+    /* A call that needs no upstream work is answered right here: the
+     * hand-off to a pool thread and back would cost more than the call. */
+    if (w->inline_sw != NULL && run_job(w->inline_sw, j, 1)) {
+        answer(w, j);
+        job_free(j);
+        return;
+    }
     pthread_mutex_lock(&w->lock);
     jobq_push(&w->todo, j);
     pthread_cond_signal(&w->cond);
@@ -588,6 +620,8 @@ struct worker *worker_create(const struct config *cfg, struct service *svc)
             goto fail;
         w->nthreads++;
     }
+    /* Used by worker_run on this (the main) thread. */
+    w->inline_sw = service_worker_create(svc);
     return w;
 fail:
     worker_destroy(w);
@@ -612,6 +646,7 @@ void worker_destroy(struct worker *w)
         job_free(j);
     }
     amqp_conn_close(w->conn);
+    service_worker_destroy(w->inline_sw);
     if (w->efd >= 0)
         close(w->efd);
     if (w->sfd >= 0)

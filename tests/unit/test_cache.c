@@ -167,6 +167,34 @@ static void test_ttl(void **state)
     cache_destroy(c);
 }
 
+/* cache_peek answers fresh hits only, never fetching: it is what lets the
+ * worker's AMQP thread serve a call without a pool thread. */
+static void test_peek(void **state)
+{
+    struct cache *c = make(600, 3600, 100);
+    struct provider p = {.temp = 7.5};
+    struct weather_report r;
+    enum cache_how how;
+
+    (void)state;
+    assert_int_equal(cache_peek(c, "k", &r), -1); /* absent */
+    assert_int_equal(p.calls, 0);
+    assert_int_equal(get(c, "k", &p, &r, &how), 0);
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(cache_peek(c, "k", &r), 0);
+    assert_true(r.temp_c == 7.5);
+    assert_string_equal(r.name, "Town");
+    fake_now += 600 * 1000; /* expired: a peek does not serve stale */
+    assert_int_equal(cache_peek(c, "k", &r), -1);
+    assert_int_equal(p.calls, 1);
+    cache_destroy(c);
+
+    c = make(0, 0, 100); /* cache off: never a hit */
+    assert_int_equal(get(c, "k", &p, &r, &how), 0);
+    assert_int_equal(cache_peek(c, "k", &r), -1);
+    cache_destroy(c);
+}
+
 static void test_ttl_zero_disables(void **state)
 {
     struct cache *c = make(0, 3600, 100);
@@ -395,6 +423,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_key_normalisation),
         cmocka_unit_test(test_ttl),
+        cmocka_unit_test(test_peek),
         cmocka_unit_test(test_ttl_zero_disables),
         cmocka_unit_test(test_stale_on_upstream_failure),
         cmocka_unit_test(test_failed_first_fetch_leaves_nothing),
