@@ -30,9 +30,8 @@ void bench_check(amqp_connection_state_t conn, const char *what)
     case AMQP_RESPONSE_SERVER_EXCEPTION:
         if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
             amqp_channel_close_t *m = r.reply.decoded;
-            snprintf(buf, sizeof(buf), "channel closed: %u %.*s",
-                     m->reply_code, (int)m->reply_text.len,
-                     (const char *)m->reply_text.bytes);
+            snprintf(buf, sizeof(buf), "channel closed: %u %.*s", m->reply_code,
+                     (int)m->reply_text.len, (const char *)m->reply_text.bytes);
             die(what, buf);
         }
         die(what, "broker error");

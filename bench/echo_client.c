@@ -76,9 +76,8 @@ static void send_call(struct client *c, long slot)
     props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG |
                    AMQP_BASIC_CONTENT_ENCODING_FLAG |
                    AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_PRIORITY_FLAG |
-                   AMQP_BASIC_CORRELATION_ID_FLAG |
-                   AMQP_BASIC_REPLY_TO_FLAG | AMQP_BASIC_HEADERS_FLAG |
-                   AMQP_BASIC_EXPIRATION_FLAG;
+                   AMQP_BASIC_CORRELATION_ID_FLAG | AMQP_BASIC_REPLY_TO_FLAG |
+                   AMQP_BASIC_HEADERS_FLAG | AMQP_BASIC_EXPIRATION_FLAG;
     props.content_type = amqp_cstring_bytes("application/json");
     props.content_encoding = amqp_cstring_bytes("utf-8");
     props.delivery_mode = 1;
@@ -90,9 +89,8 @@ static void send_call(struct client *c, long slot)
 
     c->slots[slot].sent_us = bench_now_us();
     if (amqp_basic_publish(c->conn, 1, amqp_cstring_bytes(BENCH_EXCHANGE),
-                           amqp_cstring_bytes("bench_echo.echo"), 1, 0,
-                           &props, amqp_cstring_bytes(CALL_BODY)) !=
-        AMQP_STATUS_OK) {
+                           amqp_cstring_bytes("bench_echo.echo"), 1, 0, &props,
+                           amqp_cstring_bytes(CALL_BODY)) != AMQP_STATUS_OK) {
         fputs("echo_client: publish failed\n", stderr);
         exit(1);
     }
@@ -224,8 +222,7 @@ int main(int argc, char **argv)
     arg.value.value.i32 = 300000;
     args.num_entries = 1;
     args.entries = &arg;
-    amqp_queue_declare(c.conn, 1, amqp_cstring_bytes(queue), 0, 0, 0, 0,
-                       args);
+    amqp_queue_declare(c.conn, 1, amqp_cstring_bytes(queue), 0, 0, 0, 0, args);
     bench_check(c.conn, "queue.declare");
     amqp_queue_bind(c.conn, 1, amqp_cstring_bytes(queue),
                     amqp_cstring_bytes(BENCH_EXCHANGE),
@@ -282,9 +279,9 @@ int main(int argc, char **argv)
     printf("ECHO calls=%zu seconds=%.3f rate=%.1f p50_us=%u p90_us=%u "
            "p99_us=%u max_us=%u errors=%ld\n",
            c.nsamples, (double)(t_end - t_measure) / 1e6,
-           (double)c.nsamples * 1e6 / (double)(t_end - t_measure),
-           pct(&c, 50), pct(&c, 90), pct(&c, 99),
-           c.nsamples ? c.samples[c.nsamples - 1] : 0, c.errors);
+           (double)c.nsamples * 1e6 / (double)(t_end - t_measure), pct(&c, 50),
+           pct(&c, 90), pct(&c, 99), c.nsamples ? c.samples[c.nsamples - 1] : 0,
+           c.errors);
     amqp_channel_close(c.conn, 1, AMQP_REPLY_SUCCESS);
     amqp_connection_close(c.conn, AMQP_REPLY_SUCCESS);
     amqp_destroy_connection(c.conn);

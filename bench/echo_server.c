@@ -125,8 +125,8 @@ int main(int argc, char **argv)
     bench_check(conn, "queue.bind");
     amqp_basic_qos(conn, 1, 0, (uint16_t)prefetch, 0);
     bench_check(conn, "basic.qos");
-    amqp_basic_consume(conn, 1, amqp_cstring_bytes(QUEUE), amqp_empty_bytes,
-                       0, 0, 0, amqp_empty_table);
+    amqp_basic_consume(conn, 1, amqp_cstring_bytes(QUEUE), amqp_empty_bytes, 0,
+                       0, 0, amqp_empty_table);
     bench_check(conn, "basic.consume");
     printf("READY\n");
     fflush(stdout);
@@ -176,11 +176,9 @@ int main(int argc, char **argv)
         }
         if (env.message.properties._flags & AMQP_BASIC_REPLY_TO_FLAG) {
             props.correlation_id = env.message.properties.correlation_id;
-            if (amqp_basic_publish(conn, 1,
-                                   amqp_cstring_bytes(BENCH_EXCHANGE),
+            if (amqp_basic_publish(conn, 1, amqp_cstring_bytes(BENCH_EXCHANGE),
                                    env.message.properties.reply_to, 0, 0,
-                                   &props,
-                                   amqp_cstring_bytes(reply)) !=
+                                   &props, amqp_cstring_bytes(reply)) !=
                 AMQP_STATUS_OK) {
                 fputs("echo_server: publish failed\n", stderr);
                 return 1;

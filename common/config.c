@@ -39,12 +39,12 @@ static const struct cfg_row cfg_table[] = {
     {"AMQP_URL", "amqp-url", T_STR, OFF(amqp_url), 0, 0,
      "amqp://guest:guest@localhost:5672/", CFG_BOTH, 1,
      "broker URL; a comma-separated list fails over between nodes"},
-    {"LOG_LEVEL", "log-level", T_LEVEL, OFF(log_level), 0, 0, "info",
-     CFG_BOTH, 0, "debug, info, warn or error"},
+    {"LOG_LEVEL", "log-level", T_LEVEL, OFF(log_level), 0, 0, "info", CFG_BOTH,
+     0, "debug, info, warn or error"},
     {"LOG_FORMAT", "log-format", T_FORMAT, OFF(log_json), 0, 0, "text",
      CFG_BOTH, 0, "text, or json for one JSON object per line"},
-    {"GATEWAY_ADDR", "gateway-addr", T_STR, OFF(gateway_addr), 0, 0,
-     "0.0.0.0", CFG_GATEWAY, 0, "HTTP listen address (IPv4)"},
+    {"GATEWAY_ADDR", "gateway-addr", T_STR, OFF(gateway_addr), 0, 0, "0.0.0.0",
+     CFG_GATEWAY, 0, "HTTP listen address (IPv4)"},
     {"GATEWAY_PORT", "gateway-port", T_LONG, OFF(gateway_port), 1, 65535,
      "5000", CFG_GATEWAY, 0, "HTTP listen port"},
     {"RPC_TIMEOUT_MS", "rpc-timeout-ms", T_LONG, OFF(rpc_timeout_ms), 10,
@@ -58,19 +58,18 @@ static const struct cfg_row cfg_table[] = {
     {"HTTP_IDLE_TIMEOUT_S", "http-idle-timeout-s", T_LONG,
      OFF(http_idle_timeout_s), 1, 3600, "30", CFG_GATEWAY, 0,
      "close an idle HTTP connection after this many seconds"},
-    {"DRAIN_TIMEOUT_MS", "drain-timeout-ms", T_LONG, OFF(drain_timeout_ms),
-     0, 600000, "10000", CFG_BOTH, 0,
+    {"DRAIN_TIMEOUT_MS", "drain-timeout-ms", T_LONG, OFF(drain_timeout_ms), 0,
+     600000, "10000", CFG_BOTH, 0,
      "on SIGTERM, wait this long for calls in flight"},
     {"WORKER_CONCURRENCY", "worker-concurrency", T_LONG,
      OFF(worker_concurrency), 1, 1024, "16", CFG_WORKER, 0,
      "RPC calls one worker process serves at once"},
-    {"METRICS_PORT", "metrics-port", T_LONG, OFF(metrics_port), 0, 65535,
-     "0", CFG_WORKER, 0,
+    {"METRICS_PORT", "metrics-port", T_LONG, OFF(metrics_port), 0, 65535, "0",
+     CFG_WORKER, 0,
      "worker /metrics port on 0.0.0.0, all addresses, so Prometheus in "
      "another container can scrape it (0 = off)"},
-    {"WEATHER_PROVIDER", "weather-provider", T_WEATHER,
-     OFF(weather_provider), 0, 0, "auto", CFG_WORKER, 0,
-     "openweathermap, open-meteo or auto"},
+    {"WEATHER_PROVIDER", "weather-provider", T_WEATHER, OFF(weather_provider),
+     0, 0, "auto", CFG_WORKER, 0, "openweathermap, open-meteo or auto"},
     {"OPENWEATHER_API_KEY", "openweather-api-key", T_STR,
      OFF(openweather_api_key), 0, 0, "", CFG_WORKER, 1,
      "OpenWeatherMap API key"},
@@ -85,8 +84,8 @@ static const struct cfg_row cfg_table[] = {
      "Open-Meteo geocoding URL"},
     {"MUSIC_PROVIDER", "music-provider", T_MUSIC, OFF(music_provider), 0, 0,
      "auto", CFG_WORKER, 0, "spotify, catalog or auto"},
-    {"SPOTIFY_CLIENT_ID", "spotify-client-id", T_STR,
-     OFF(spotify_client_id), 0, 0, "", CFG_WORKER, 1, "Spotify client id"},
+    {"SPOTIFY_CLIENT_ID", "spotify-client-id", T_STR, OFF(spotify_client_id), 0,
+     0, "", CFG_WORKER, 1, "Spotify client id"},
     {"SPOTIFY_CLIENT_SECRET", "spotify-client-secret", T_STR,
      OFF(spotify_client_secret), 0, 0, "", CFG_WORKER, 1,
      "Spotify client secret"},
@@ -95,19 +94,18 @@ static const struct cfg_row cfg_table[] = {
     {"SPOTIFY_ACCOUNTS_URL", "spotify-accounts-url", T_STR,
      OFF(spotify_accounts_url), 0, 0, "https://accounts.spotify.com",
      CFG_WORKER, 0, "Spotify accounts (token) URL"},
-    {"PLAYLIST_SIZE", "playlist-size", T_LONG, OFF(playlist_size), 1, 50,
-     "10", CFG_WORKER, 0, "tracks per answer"},
+    {"PLAYLIST_SIZE", "playlist-size", T_LONG, OFF(playlist_size), 1, 50, "10",
+     CFG_WORKER, 0, "tracks per answer"},
     {"WEATHER_CACHE_TTL_S", "weather-cache-ttl-s", T_LONG,
      OFF(weather_cache_ttl_s), 0, 86400, "600", CFG_WORKER, 0,
      "weather cache lifetime (0 disables)"},
     {"UPSTREAM_TIMEOUT_MS", "upstream-timeout-ms", T_LONG,
      OFF(upstream_timeout_ms), 10, 600000, "3000", CFG_WORKER, 0,
      "timeout of one upstream HTTP call"},
-    {"UPSTREAM_RETRIES", "upstream-retries", T_LONG, OFF(upstream_retries),
-     0, 10, "2", CFG_WORKER, 0,
-     "retries of an upstream call on timeout or 5xx"},
-    {"WORKER_ID", "worker-id", T_STR, OFF(worker_id), 0, 0, "", CFG_WORKER,
-     0, "name in replies' \"worker\" field (default host:pid)"},
+    {"UPSTREAM_RETRIES", "upstream-retries", T_LONG, OFF(upstream_retries), 0,
+     10, "2", CFG_WORKER, 0, "retries of an upstream call on timeout or 5xx"},
+    {"WORKER_ID", "worker-id", T_STR, OFF(worker_id), 0, 0, "", CFG_WORKER, 0,
+     "name in replies' \"worker\" field (default host:pid)"},
 };
 
 #define CFG_NROWS (sizeof(cfg_table) / sizeof(cfg_table[0]))
@@ -178,8 +176,7 @@ static int parse_long(const char *s, long min, long max, long *out)
     return 0;
 }
 
-static int cfg_set(struct config *cfg, const struct cfg_row *r,
-                   const char *val)
+static int cfg_set(struct config *cfg, const struct cfg_row *r, const char *val)
 {
     char *base = (char *)cfg;
     char **sp = (char **)(void *)(base + r->off);
@@ -460,8 +457,9 @@ enum cfg_result cfg_load(struct config *cfg, int who, const char *prog,
          * worker-only --spotify-client-secret=... given to the gateway, or
          * the value after a mistyped flag). */
         if (strncmp(arg, "--", 2) != 0) {
-            fprintf(stderr, "config: unexpected argument #%d, not an "
-                            "--option (see --help)\n",
+            fprintf(stderr,
+                    "config: unexpected argument #%d, not an "
+                    "--option (see --help)\n",
                     a);
             return CFG_ERROR;
         }
@@ -469,16 +467,16 @@ enum cfg_result cfg_load(struct config *cfg, int who, const char *prog,
         r = find_flag(arg + 2, eq ? (size_t)(eq - arg - 2) : strlen(arg + 2));
         if (r == NULL || !(r->who & who)) {
             if (r != NULL)
-                fprintf(stderr, "config: option --%s does not apply to %s "
-                                "(see --help)\n",
+                fprintf(stderr,
+                        "config: option --%s does not apply to %s "
+                        "(see --help)\n",
                         r->flag, prog);
             else if (flag_name_is_plain(arg + 2, eq))
                 fprintf(stderr, "config: unknown option --%.*s (see --help)\n",
                         (int)(eq ? eq - arg - 2 : (long)strlen(arg + 2)),
                         arg + 2);
             else
-                fprintf(stderr, "config: unknown option #%d (see --help)\n",
-                        a);
+                fprintf(stderr, "config: unknown option #%d (see --help)\n", a);
             return CFG_ERROR;
         }
         if (eq != NULL) {

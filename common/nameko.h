@@ -64,9 +64,9 @@ char *nameko_reply_encode_error(const char *exc_type, const char *exc_path,
 
 /* A decoded reply.  Exactly one of result / exc_type is set. */
 struct nameko_reply {
-    json_t *result;      /* new reference, or NULL on error replies */
-    char exc_type[64];   /* "" on success */
-    char value[512];     /* error's "value" (truncated), "" on success */
+    json_t *result;    /* new reference, or NULL on error replies */
+    char exc_type[64]; /* "" on success */
+    char value[512];   /* error's "value" (truncated), "" on success */
 };
 
 /*

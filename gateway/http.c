@@ -96,8 +96,7 @@ static enum MHD_Result send_body(struct http_req *r, int status, char *body,
     return ret;
 }
 
-static enum MHD_Result send_json(struct http_req *r, int status,
-                                 json_t *value)
+static enum MHD_Result send_json(struct http_req *r, int status, json_t *value)
 {
     char *body = value ? json_dumps(value, JSON_COMPACT) : NULL;
 
@@ -122,12 +121,13 @@ static enum MHD_Result reply_error(struct http_req *r, int err,
     body = json_pack("{s:{s:i,s:s,s:s}}", "error", "status", status, "code",
                      code, "message", message);
     if (body == NULL) /* message was not valid UTF-8: say only the code */
-        body = json_pack("{s:{s:i,s:s,s:s}}", "error", "status", status,
-                         "code", code, "message", code);
+        body = json_pack("{s:{s:i,s:s,s:s}}", "error", "status", status, "code",
+                         code, "message", code);
     return send_json(r, status, body);
 }
 
-/* ---- routes --------------------------------------------------------------- */
+/* ---- routes ---------------------------------------------------------------
+ */
 
 struct arg_collect {
     struct query_arg args[MAX_QUERY_ARGS];
@@ -222,7 +222,8 @@ static const struct route routes[] = {
     {"/metrics", ROUTE_METRICS, route_metrics},
 };
 
-/* ---- libmicrohttpd callbacks ---------------------------------------------- */
+/* ---- libmicrohttpd callbacks ----------------------------------------------
+ */
 
 static enum MHD_Result finish_rpc(struct http_req *r)
 {
@@ -236,8 +237,8 @@ static enum MHD_Result finish_rpc(struct http_req *r)
 
 static void set_request_id(struct http_req *r, struct MHD_Connection *conn)
 {
-    const char *id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                 "X-Request-Id");
+    const char *id =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
 
     if (id != NULL && validate_request_id(id))
         snprintf(r->rpc.request_id, sizeof(r->rpc.request_id), "%s", id);
@@ -368,7 +369,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     log_debug("http: %s", buf);
 }
 
-/* ---- public --------------------------------------------------------------- */
+/* ---- public ---------------------------------------------------------------
+ */
 
 struct http_server *http_server_create(const struct config *cfg)
 {
@@ -414,9 +416,9 @@ int http_server_start(struct http_server *s)
          * 5,000 idle keep-alive connections near 50 MiB (32 KiB: 167 MiB);
          * requests with more than ~7 KB of headers get 431. */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)8192,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-        MHD_OPTION_NOTIFY_COMPLETED, request_completed, s,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_NOTIFY_COMPLETED,
+        request_completed, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_END);
     if (s->daemon == NULL) {
         log_error("cannot listen on %s:%ld", cfg->gateway_addr,
                   cfg->gateway_port);

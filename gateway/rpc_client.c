@@ -179,7 +179,8 @@ static void fail_queue(struct rpc_client *c, int err, const char *msg)
     }
 }
 
-/* ---- connection ----------------------------------------------------------- */
+/* ---- connection -----------------------------------------------------------
+ */
 
 static void drop_connection(struct rpc_client *c, const char *why)
 {
@@ -205,8 +206,8 @@ static int declare_topology(struct rpc_client *c, char *err, size_t errlen)
     arg.value.value.i32 = REPLY_QUEUE_EXPIRES_MS;
     args.num_entries = 1;
     args.entries = &arg;
-    amqp_queue_declare(conn, CH_MAIN, amqp_cstring_bytes(c->reply_queue), 0,
-                       0, 0, 0, args);
+    amqp_queue_declare(conn, CH_MAIN, amqp_cstring_bytes(c->reply_queue), 0, 0,
+                       0, 0, args);
     if (amqp_conn_check(conn, "queue.declare reply", err, errlen) < 0)
         return TEMPO_EUNAVAIL;
     amqp_queue_bind(conn, CH_MAIN, amqp_cstring_bytes(c->reply_queue),
@@ -265,9 +266,9 @@ static long service_consumers(struct rpc_client *c)
             goto lost;
         c->check_channel_open = 1;
     }
-    ok = amqp_queue_declare(c->conn, CH_CHECK,
-                            amqp_cstring_bytes(SERVICE_QUEUE), 1, 0, 0, 0,
-                            amqp_empty_table);
+    ok =
+        amqp_queue_declare(c->conn, CH_CHECK, amqp_cstring_bytes(SERVICE_QUEUE),
+                           1, 0, 0, 0, amqp_empty_table);
     r = amqp_get_rpc_reply(c->conn);
     if (ok != NULL) {
         c->consumers = (long)ok->consumer_count;
@@ -291,7 +292,8 @@ lost:
     return -1;
 }
 
-/* ---- publishing ----------------------------------------------------------- */
+/* ---- publishing -----------------------------------------------------------
+ */
 
 static int publish(struct rpc_client *c, struct rpc_req *r, int64_t now)
 {
@@ -321,9 +323,8 @@ static int publish(struct rpc_client *c, struct rpc_req *r, int64_t now)
     props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG |
                    AMQP_BASIC_CONTENT_ENCODING_FLAG |
                    AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_PRIORITY_FLAG |
-                   AMQP_BASIC_CORRELATION_ID_FLAG |
-                   AMQP_BASIC_REPLY_TO_FLAG | AMQP_BASIC_HEADERS_FLAG |
-                   AMQP_BASIC_EXPIRATION_FLAG;
+                   AMQP_BASIC_CORRELATION_ID_FLAG | AMQP_BASIC_REPLY_TO_FLAG |
+                   AMQP_BASIC_HEADERS_FLAG | AMQP_BASIC_EXPIRATION_FLAG;
     props.content_type = amqp_cstring_bytes("application/json");
     props.content_encoding = amqp_cstring_bytes("utf-8");
     props.delivery_mode = 1; /* transient: see SPEC section 3 */
@@ -387,12 +388,14 @@ static void expire_deadlines(struct rpc_client *c)
         struct rpc_req *r = table_take(c, c->d_head->corr_id);
         metrics_rpc_timeout();
         log_info("rpc %s (request %s) timed out", r->corr_id, r->request_id);
-        complete(c, r, TEMPO_ETIMEOUT, "the weather service did not answer "
-                                       "in time");
+        complete(c, r, TEMPO_ETIMEOUT,
+                 "the weather service did not answer "
+                 "in time");
     }
 }
 
-/* ---- receiving ------------------------------------------------------------ */
+/* ---- receiving ------------------------------------------------------------
+ */
 
 static void handle_reply(struct rpc_client *c, amqp_envelope_t *env)
 {
@@ -415,8 +418,8 @@ static void handle_reply(struct rpc_client *c, amqp_envelope_t *env)
     }
     /* The usual success reply: copy the result's bytes, skipping a parse
      * and a re-encode (about a third of this thread's CPU). */
-    if (nameko_reply_result_span(env->message.body.bytes,
-                                 env->message.body.len, &off, &span) == 0) {
+    if (nameko_reply_result_span(env->message.body.bytes, env->message.body.len,
+                                 &off, &span) == 0) {
         r->reply = malloc(span + 1);
         if (r->reply == NULL) {
             complete(c, r, TEMPO_EINTERNAL, "out of memory");
@@ -432,13 +435,14 @@ static void handle_reply(struct rpc_client *c, amqp_envelope_t *env)
                              &reply, err, sizeof(err));
     if (rc < 0) {
         log_warn("request %s: malformed reply: %s", r->request_id, err);
-        complete(c, r, TEMPO_EINTERNAL, "the weather service sent a "
-                                        "malformed reply");
+        complete(c, r, TEMPO_EINTERNAL,
+                 "the weather service sent a "
+                 "malformed reply");
         return;
     }
     if (reply.result != NULL) {
-        r->reply = json_dumps(reply.result,
-                              JSON_COMPACT | JSON_REAL_PRECISION(15));
+        r->reply =
+            json_dumps(reply.result, JSON_COMPACT | JSON_REAL_PRECISION(15));
         r->reply_len = r->reply ? strlen(r->reply) : 0;
         nameko_reply_clear(&reply);
         if (r->reply == NULL)
@@ -536,7 +540,8 @@ static void read_available(struct rpc_client *c)
     }
 }
 
-/* ---- the thread ----------------------------------------------------------- */
+/* ---- the thread -----------------------------------------------------------
+ */
 
 static void wait_events(struct rpc_client *c, int timeout_ms)
 {
@@ -608,10 +613,11 @@ static void *client_thread(void *arg)
     return NULL;
 }
 
-/* ---- public --------------------------------------------------------------- */
+/* ---- public ---------------------------------------------------------------
+ */
 
-struct rpc_client *rpc_client_create(const struct config *cfg,
-                                     rpc_done_fn done, void *ud)
+struct rpc_client *rpc_client_create(const struct config *cfg, rpc_done_fn done,
+                                     void *ud)
 {
     struct rpc_client *c = calloc(1, sizeof(*c));
 

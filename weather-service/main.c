@@ -24,8 +24,8 @@ int main(int argc, char **argv)
     char err[256];
     int status = EXIT_FAILURE;
 
-    switch (cfg_load(&cfg, CFG_WORKER, "weather-service", TEMPO_VERSION,
-                     argc, argv)) {
+    switch (cfg_load(&cfg, CFG_WORKER, "weather-service", TEMPO_VERSION, argc,
+                     argv)) {
     case CFG_OK:
         break;
     case CFG_EXIT:

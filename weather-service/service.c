@@ -217,8 +217,8 @@ static int printable_key(const char *k)
 
 int service_call(struct service_worker *w, const char *method,
                  const json_t *args, const json_t *kwargs,
-                 const char *request_id, int64_t deadline_ms,
-                 json_t **result, struct service_fault *f)
+                 const char *request_id, int64_t deadline_ms, json_t **result,
+                 struct service_fault *f)
 {
     const struct method *m = NULL;
     const char *key;
@@ -362,8 +362,8 @@ static int fetch_weather(void *ctx, struct weather_report *out, char *err,
 static int64_t phase_deadline(const struct service_worker *w)
 {
     const struct config *cfg = w->svc->cfg;
-    int64_t d = http_now_ms() + (int64_t)cfg->upstream_timeout_ms *
-                                    (1 + cfg->upstream_retries);
+    int64_t d = http_now_ms() +
+                (int64_t)cfg->upstream_timeout_ms * (1 + cfg->upstream_retries);
 
     if (w->call_deadline_ms > 0 && w->call_deadline_ms - REPLY_MARGIN_MS < d)
         d = w->call_deadline_ms - REPLY_MARGIN_MS;
@@ -488,8 +488,8 @@ int service_call_try(struct service_worker *w, const char *method,
     int rc;
 
     w->no_block = 1;
-    rc = service_call(w, method, args, kwargs, request_id, deadline_ms,
-                      result, fault);
+    rc = service_call(w, method, args, kwargs, request_id, deadline_ms, result,
+                      fault);
     w->no_block = 0;
     return rc;
 }

@@ -51,8 +51,8 @@ struct service_fault {
  */
 int service_call(struct service_worker *w, const char *method,
                  const json_t *args, const json_t *kwargs,
-                 const char *request_id, int64_t deadline_ms,
-                 json_t **result, struct service_fault *fault);
+                 const char *request_id, int64_t deadline_ms, json_t **result,
+                 struct service_fault *fault);
 
 /*
  * service_call without blocking: answers (0 or a negative tempo_err, as

@@ -61,9 +61,9 @@ struct job {
     int has_reply_to;
     int bad_envelope; /* routing key or properties unusable */
     size_t body_len;
-    char *body;  /* the call (NULL if too big) */
+    char *body;              /* the call (NULL if too big) */
     struct nameko_call call; /* decoded body, once decoded */
-    char *reply; /* the reply body, set by the pool thread */
+    char *reply;             /* the reply body, set by the pool thread */
 };
 
 struct jobq {
@@ -122,7 +122,8 @@ static void job_free(struct job *j)
     free(j);
 }
 
-/* ---- pool threads --------------------------------------------------------- */
+/* ---- pool threads ---------------------------------------------------------
+ */
 
 static char *fault_reply(struct service_fault *f)
 {
@@ -133,8 +134,7 @@ static char *fault_reply(struct service_fault *f)
     return s;
 }
 
-static char *nameko_fault(const char *type, const char *arg,
-                          const char *value)
+static char *nameko_fault(const char *type, const char *arg, const char *value)
 {
     struct service_fault f;
     char path[96];
@@ -236,8 +236,9 @@ static void *pool_thread(void *arg)
         pthread_mutex_unlock(&w->lock);
 
         if (sw == NULL)
-            j->reply = nameko_fault("InternalError", "", "worker out of "
-                                                         "memory");
+            j->reply = nameko_fault("InternalError", "",
+                                    "worker out of "
+                                    "memory");
         else
             run_job(sw, j, 0);
 
@@ -251,7 +252,8 @@ static void *pool_thread(void *arg)
     return NULL;
 }
 
-/* ---- AMQP side ------------------------------------------------------------ */
+/* ---- AMQP side ------------------------------------------------------------
+ */
 
 static void drop_connection(struct worker *w, const char *why)
 {
@@ -377,14 +379,13 @@ static void dispatch(struct worker *w, amqp_envelope_t *env)
         j->bad_envelope = 1;
     else
         snprintf(j->method, sizeof(j->method), "%s", dot + 1);
-    j->has_reply_to =
-        (p->_flags & AMQP_BASIC_REPLY_TO_FLAG) &&
-        amqp_conn_bytes_str(p->reply_to, j->reply_to, sizeof(j->reply_to)) ==
-            0 &&
-        j->reply_to[0] != '\0';
+    j->has_reply_to = (p->_flags & AMQP_BASIC_REPLY_TO_FLAG) &&
+                      amqp_conn_bytes_str(p->reply_to, j->reply_to,
+                                          sizeof(j->reply_to)) == 0 &&
+                      j->reply_to[0] != '\0';
     if ((p->_flags & AMQP_BASIC_CORRELATION_ID_FLAG) &&
-        amqp_conn_bytes_str(p->correlation_id, j->corr_id,
-                            sizeof(j->corr_id)) < 0)
+        amqp_conn_bytes_str(p->correlation_id, j->corr_id, sizeof(j->corr_id)) <
+            0)
         j->bad_envelope = 1;
     header_request_id(p, j->request_id, sizeof(j->request_id));
     j->deadline_ms = expiration_deadline(p);
@@ -435,10 +436,10 @@ static void answer(struct worker *w, struct job *j)
             props._flags |= AMQP_BASIC_CORRELATION_ID_FLAG;
             props.correlation_id = amqp_cstring_bytes(j->corr_id);
         }
-        rc = amqp_basic_publish(w->conn, CH,
-                                amqp_cstring_bytes(NAMEKO_EXCHANGE),
-                                amqp_cstring_bytes(j->reply_to), 0, 0, &props,
-                                amqp_cstring_bytes(j->reply));
+        rc =
+            amqp_basic_publish(w->conn, CH, amqp_cstring_bytes(NAMEKO_EXCHANGE),
+                               amqp_cstring_bytes(j->reply_to), 0, 0, &props,
+                               amqp_cstring_bytes(j->reply));
         if (rc != AMQP_STATUS_OK) {
             drop_connection(w, amqp_error_string2(rc));
             return;

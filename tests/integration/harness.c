@@ -171,10 +171,14 @@ int h_free_port(void)
 static const char *const *maybe_valgrind(const char *const argv[],
                                          const char **buf, size_t cap)
 {
-    static const char *const vg[] = {
-        "/usr/bin/valgrind", "--quiet", "--error-exitcode=99",
-        "--leak-check=full", "--errors-for-leak-kinds=definite",
-        "--show-leak-kinds=definite", "--track-fds=no", NULL};
+    static const char *const vg[] = {"/usr/bin/valgrind",
+                                     "--quiet",
+                                     "--error-exitcode=99",
+                                     "--leak-check=full",
+                                     "--errors-for-leak-kinds=definite",
+                                     "--show-leak-kinds=definite",
+                                     "--track-fds=no",
+                                     NULL};
     const char *v = getenv("TEMPO_VALGRIND");
     size_t n = 0, i;
 
@@ -304,8 +308,7 @@ static void add_env(const char **env, int *n, int cap, char *storage,
     *used += (size_t)len + 1;
 }
 
-pid_t h_worker_start(struct h_stack *s, int idx,
-                     const char *const worker_env[])
+pid_t h_worker_start(struct h_stack *s, int idx, const char *const worker_env[])
 {
     static char storage[4096];
     const char *env[48];
@@ -316,14 +319,14 @@ pid_t h_worker_start(struct h_stack *s, int idx,
 
     add_env(env, &n, 48, storage, &used, sizeof(storage), "AMQP_URL=%s",
             h_broker_url());
-    add_env(env, &n, 48, storage, &used, sizeof(storage),
-            "OPENWEATHER_URL=%s", s->fake_url);
-    add_env(env, &n, 48, storage, &used, sizeof(storage),
-            "OPEN_METEO_URL=%s", s->fake_url);
+    add_env(env, &n, 48, storage, &used, sizeof(storage), "OPENWEATHER_URL=%s",
+            s->fake_url);
+    add_env(env, &n, 48, storage, &used, sizeof(storage), "OPEN_METEO_URL=%s",
+            s->fake_url);
     add_env(env, &n, 48, storage, &used, sizeof(storage),
             "OPEN_METEO_GEOCODING_URL=%s", s->fake_url);
-    add_env(env, &n, 48, storage, &used, sizeof(storage),
-            "SPOTIFY_API_URL=%s", s->fake_url);
+    add_env(env, &n, 48, storage, &used, sizeof(storage), "SPOTIFY_API_URL=%s",
+            s->fake_url);
     add_env(env, &n, 48, storage, &used, sizeof(storage),
             "SPOTIFY_ACCOUNTS_URL=%s", s->fake_url);
     add_env(env, &n, 48, storage, &used, sizeof(storage), "LOG_LEVEL=%s",
@@ -351,8 +354,8 @@ void h_stack_start(struct h_stack *s, const char *name, int nworkers,
 
     assert_true(nworkers <= H_MAX_WORKERS);
     snprintf(s->logdir, sizeof(s->logdir), "%s/%s", TEMPO_TEST_LOGDIR, name);
-    snprintf(log, sizeof(log), "mkdir -p '%s' && rm -f '%s'/*.log",
-             s->logdir, s->logdir);
+    snprintf(log, sizeof(log), "mkdir -p '%s' && rm -f '%s'/*.log", s->logdir,
+             s->logdir);
     assert_int_equal(system(log), 0);
     if (s->fake == 0)
         h_fake_start(s, NULL);
@@ -374,8 +377,7 @@ void h_stack_start(struct h_stack *s, const char *name, int nworkers,
     env[n] = NULL;
     snprintf(log, sizeof(log), "%s/gateway.log", s->logdir);
     s->gateway = h_spawn(gargv, env, log);
-    snprintf(s->base, sizeof(s->base), "http://127.0.0.1:%d",
-             s->gateway_port);
+    snprintf(s->base, sizeof(s->base), "http://127.0.0.1:%d", s->gateway_port);
 
     for (i = 0; i < 300; i++) {
         struct h_resp r;
@@ -410,7 +412,8 @@ void h_stack_stop(struct h_stack *s)
     s->fake = 0;
 }
 
-/* ---- HTTP ------------------------------------------------------------------ */
+/* ---- HTTP ------------------------------------------------------------------
+ */
 
 struct growbuf {
     char *p;
@@ -560,8 +563,7 @@ void h_assert_error(const struct h_resp *r, long st, const char *code)
     const char *jcode = NULL, *msg = NULL;
 
     if (r->status != st)
-        fail_msg("want %ld %s, got %ld: %.300s", st, code, r->status,
-                 r->body);
+        fail_msg("want %ld %s, got %ld: %.300s", st, code, r->status, r->body);
     assert_non_null(j);
     assert_int_equal(json_unpack(j, "{s:{s:I,s:s,s:s}}", "error", "status",
                                  &jst, "code", &jcode, "message", &msg),
@@ -574,7 +576,8 @@ void h_assert_error(const struct h_resp *r, long st, const char *code)
     json_decref(j);
 }
 
-/* ---- AMQP ------------------------------------------------------------------ */
+/* ---- AMQP ------------------------------------------------------------------
+ */
 
 amqp_connection_state_t h_amqp_connect(void)
 {
@@ -599,8 +602,8 @@ long h_queue_consumers(void)
     amqp_queue_declare_ok_t *ok;
     long n = -1;
 
-    ok = amqp_queue_declare(c, 1, amqp_cstring_bytes("rpc-weather_service"),
-                            1, 0, 0, 0, amqp_empty_table);
+    ok = amqp_queue_declare(c, 1, amqp_cstring_bytes("rpc-weather_service"), 1,
+                            0, 0, 0, amqp_empty_table);
     if (ok != NULL)
         n = (long)ok->consumer_count;
     amqp_destroy_connection(c);

@@ -10,8 +10,8 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
-#include <stddef.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,9 +51,10 @@ static char *reply_for(const char *city)
         return s;
     }
     if (strcmp(city, "PyError") == 0)
-        return strdup("{\"result\": null, \"error\": {\"exc_type\": "
-                      "\"ValueError\", \"exc_path\": \"builtins.ValueError\", "
-                      "\"exc_args\": [\"x\"], \"value\": \"secret internals\"}}");
+        return strdup(
+            "{\"result\": null, \"error\": {\"exc_type\": "
+            "\"ValueError\", \"exc_path\": \"builtins.ValueError\", "
+            "\"exc_args\": [\"x\"], \"value\": \"secret internals\"}}");
     if (strcmp(city, "Garbage") == 0)
         return strdup("{\"result\": ");
     return strdup("{\"result\": null, \"error\": {\"exc_type\": "
@@ -67,8 +68,8 @@ static void *standin(void *arg)
     struct timeval tv = {0, 200000};
 
     (void)arg;
-    amqp_queue_declare(c, 1, amqp_cstring_bytes("rpc-weather_service"), 0, 1,
-                       0, 0, amqp_empty_table);
+    amqp_queue_declare(c, 1, amqp_cstring_bytes("rpc-weather_service"), 0, 1, 0,
+                       0, amqp_empty_table);
     amqp_queue_bind(c, 1, amqp_cstring_bytes("rpc-weather_service"),
                     amqp_cstring_bytes("nameko-rpc"),
                     amqp_cstring_bytes("weather_service.*"), amqp_empty_table);
@@ -86,8 +87,8 @@ static void *standin(void *arg)
         if (amqp_consume_message(c, &env, &tv, 0).reply_type !=
             AMQP_RESPONSE_NORMAL)
             continue;
-        call = json_loadb(env.message.body.bytes, env.message.body.len, 0,
-                          NULL);
+        call =
+            json_loadb(env.message.body.bytes, env.message.body.len, 0, NULL);
         city = json_object_get(json_object_get(call, "kwargs"), "city");
         body = reply_for(city ? json_string_value(city) : "");
         dup = city && strcmp(json_string_value(city), "Python") == 0;

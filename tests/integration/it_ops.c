@@ -149,9 +149,8 @@ static void test_cli(void **state)
 {
     static const char *const secrets[] = {
         "AMQP_URL=amqp://admin:hunter2pw@broker:5672/",
-        "OPENWEATHER_API_KEY=owm-secret-key-123",
-        "SPOTIFY_CLIENT_ID=sp-id-456", "SPOTIFY_CLIENT_SECRET=sp-secret-789",
-        NULL};
+        "OPENWEATHER_API_KEY=owm-secret-key-123", "SPOTIFY_CLIENT_ID=sp-id-456",
+        "SPOTIFY_CLIENT_SECRET=sp-secret-789", NULL};
     static const char *const help[] = {"--help", NULL};
     static const char *const version[] = {"--version", NULL};
     static const char *const check[] = {"--check-config", NULL};
@@ -165,14 +164,13 @@ static void test_cli(void **state)
                      0);
     assert_non_null(strstr(out, "RPC_TIMEOUT_MS"));
     assert_non_null(strstr(out, "--gateway-port"));
-    assert_int_equal(run(TEMPO_WORKER_BIN, secrets, help, out, sizeof(out)),
-                     0);
+    assert_int_equal(run(TEMPO_WORKER_BIN, secrets, help, out, sizeof(out)), 0);
     assert_non_null(strstr(out, "WORKER_CONCURRENCY"));
     assert_non_null(strstr(out, "SPOTIFY_CLIENT_SECRET"));
     assert_null(strstr(out, "sp-secret-789"));
 
-    assert_int_equal(
-        run(TEMPO_GATEWAY_BIN, NULL, version, out, sizeof(out)), 0);
+    assert_int_equal(run(TEMPO_GATEWAY_BIN, NULL, version, out, sizeof(out)),
+                     0);
     assert_true(strncmp(out, "gateway ", 8) == 0);
 
     assert_int_equal(run(TEMPO_WORKER_BIN, secrets, check, out, sizeof(out)),
@@ -190,8 +188,8 @@ static void test_cli(void **state)
     assert_null(strstr(out, "hunter2pw"));
 
     /* Invalid values: one line on stderr, exit 2, before doing anything. */
-    assert_int_equal(
-        run(TEMPO_GATEWAY_BIN, NULL, bad_flag, out, sizeof(out)), 2);
+    assert_int_equal(run(TEMPO_GATEWAY_BIN, NULL, bad_flag, out, sizeof(out)),
+                     2);
     assert_non_null(strstr(out, "RPC_TIMEOUT_MS"));
     assert_non_null(strchr(out, '\n'));
     assert_null(strchr(strchr(out, '\n') + 1, '\n'));

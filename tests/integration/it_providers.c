@@ -121,8 +121,7 @@ static void test_keys_switch_providers(void **state)
     h_stack_start(&s, "keys", 1, env, NULL);
     j = weather(&s, "/weather?city=London");
     assert_sources(j, "openweathermap", "spotify");
-    assert_string_equal(json_string_value(json_object_get(j, "genre")),
-                        "rock");
+    assert_string_equal(json_string_value(json_object_get(j, "genre")), "rock");
     assert_int_equal(json_array_size(json_object_get(j, "tracks")), 10);
     json_array_foreach(json_object_get(j, "tracks"), i, t)
     {
@@ -150,11 +149,15 @@ static void test_keys_switch_providers(void **state)
 
 static void test_forced_providers(void **state)
 {
-    static const char *const env1[] = {OWM_KEY, SP_ID, SP_SECRET,
+    static const char *const env1[] = {OWM_KEY,
+                                       SP_ID,
+                                       SP_SECRET,
                                        "WEATHER_PROVIDER=open-meteo",
-                                       "MUSIC_PROVIDER=catalog", NULL};
-    static const char *const env2[] = {OWM_KEY, "WEATHER_PROVIDER="
-                                                "openweathermap",
+                                       "MUSIC_PROVIDER=catalog",
+                                       NULL};
+    static const char *const env2[] = {OWM_KEY,
+                                       "WEATHER_PROVIDER="
+                                       "openweathermap",
                                        NULL};
     struct h_stack s = {0};
     json_t *j;
@@ -205,10 +208,8 @@ static int worker_exit(const char *const env[], char *out, size_t cap)
 
 static void test_forced_without_credentials(void **state)
 {
-    static const char *const env1[] = {"WEATHER_PROVIDER=openweathermap",
-                                       NULL};
-    static const char *const env2[] = {"MUSIC_PROVIDER=spotify", SP_ID,
-                                       NULL};
+    static const char *const env1[] = {"WEATHER_PROVIDER=openweathermap", NULL};
+    static const char *const env2[] = {"MUSIC_PROVIDER=spotify", SP_ID, NULL};
     static const char *const env3[] = {"WEATHER_PROVIDER=bogus", NULL};
     char out[2048];
 
@@ -224,8 +225,8 @@ static void test_forced_without_credentials(void **state)
 
 static void test_spotify_failures(void **state)
 {
-    static const char *const env[] = {SP_ID, SP_SECRET,
-                                      "WEATHER_CACHE_TTL_S=0", NULL};
+    static const char *const env[] = {SP_ID, SP_SECRET, "WEATHER_CACHE_TTL_S=0",
+                                      NULL};
     struct h_stack s = {0};
     json_t *j;
     long before;
@@ -269,8 +270,7 @@ static void test_spotify_failures(void **state)
 
 static void test_owm_failures(void **state)
 {
-    static const char *const env[] = {"OPENWEATHER_API_KEY=wrong-key",
-                                      NULL};
+    static const char *const env[] = {"OPENWEATHER_API_KEY=wrong-key", NULL};
     struct h_stack s = {0};
     struct h_resp r;
 
@@ -290,9 +290,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_keyless_default, h_kill_all_teardown),
         cmocka_unit_test_teardown(test_catalog_varies, h_kill_all_teardown),
-        cmocka_unit_test_teardown(test_keys_switch_providers, h_kill_all_teardown),
+        cmocka_unit_test_teardown(test_keys_switch_providers,
+                                  h_kill_all_teardown),
         cmocka_unit_test_teardown(test_forced_providers, h_kill_all_teardown),
-        cmocka_unit_test_teardown(test_forced_without_credentials, h_kill_all_teardown),
+        cmocka_unit_test_teardown(test_forced_without_credentials,
+                                  h_kill_all_teardown),
         cmocka_unit_test_teardown(test_spotify_failures, h_kill_all_teardown),
         cmocka_unit_test_teardown(test_owm_failures, h_kill_all_teardown),
     };

@@ -22,7 +22,8 @@
 
 #include <cmocka.h>
 
-/* ---- a request running in the background ---------------------------------- */
+/* ---- a request running in the background ----------------------------------
+ */
 
 struct bg {
     pthread_t t;
@@ -79,7 +80,8 @@ static long wait_status(const struct h_stack *s, const char *path, long want,
     return st;
 }
 
-/* ---- broker --------------------------------------------------------------- */
+/* ---- broker ---------------------------------------------------------------
+ */
 
 static void test_broker_restart(void **state)
 {
@@ -144,8 +146,7 @@ static void test_broker_frozen(void **state)
     assert_int_equal(h_broker_signal(SIGCONT), 0);
     assert_int_equal(wait_status(&s, "/readyz", 200, 30000), 200);
     assert_int_equal(h_wait_consumers(1, 30000), 0);
-    assert_int_equal(wait_status(&s, "/weather?city=London", 200, 10000),
-                     200);
+    assert_int_equal(wait_status(&s, "/weather?city=London", 200, 10000), 200);
     h_stack_stop(&s);
 }
 
@@ -173,7 +174,8 @@ static void test_failover_url_list(void **state)
     h_stack_stop(&s);
 }
 
-/* ---- workers -------------------------------------------------------------- */
+/* ---- workers --------------------------------------------------------------
+ */
 
 static void test_worker_killed_mid_call(void **state)
 {
@@ -289,7 +291,8 @@ static void test_rpc_timeout(void **state)
     h_stack_stop(&s);
 }
 
-/* ---- upstreams ------------------------------------------------------------ */
+/* ---- upstreams ------------------------------------------------------------
+ */
 
 static long fake_count(const struct h_stack *s, const char *label)
 {
@@ -341,7 +344,8 @@ static void test_upstream_retry_and_stale(void **state)
     h_stack_stop(&s);
 }
 
-/* ---- hostile HTTP clients ------------------------------------------------- */
+/* ---- hostile HTTP clients -------------------------------------------------
+ */
 
 static int raw_connect(int port)
 {
@@ -464,9 +468,12 @@ int main(void)
         cmocka_unit_test_teardown(test_broker_restart, h_kill_all_teardown),
         cmocka_unit_test_teardown(test_broker_frozen, thaw_broker),
         cmocka_unit_test_teardown(test_failover_url_list, h_kill_all_teardown),
-        cmocka_unit_test_teardown(test_worker_killed_mid_call, h_kill_all_teardown),
-        cmocka_unit_test_teardown(test_worker_graceful_drain, h_kill_all_teardown),
-        cmocka_unit_test_teardown(test_gateway_graceful_drain, h_kill_all_teardown),
+        cmocka_unit_test_teardown(test_worker_killed_mid_call,
+                                  h_kill_all_teardown),
+        cmocka_unit_test_teardown(test_worker_graceful_drain,
+                                  h_kill_all_teardown),
+        cmocka_unit_test_teardown(test_gateway_graceful_drain,
+                                  h_kill_all_teardown),
         cmocka_unit_test_teardown(test_rpc_timeout, h_kill_all_teardown),
         cmocka_unit_test_teardown(test_upstream_retry_and_stale,
                                   h_kill_all_teardown),

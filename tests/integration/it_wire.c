@@ -113,8 +113,8 @@ static void test_topology_flags(void **state)
                           amqp_cstring_bytes("topic"), 0, 1, 0, 0,
                           amqp_empty_table);
     assert_int_equal(amqp_get_rpc_reply(c).reply_type, AMQP_RESPONSE_NORMAL);
-    amqp_queue_declare(c, 1, amqp_cstring_bytes("rpc-weather_service"), 0, 1,
-                       0, 0, amqp_empty_table);
+    amqp_queue_declare(c, 1, amqp_cstring_bytes("rpc-weather_service"), 0, 1, 0,
+                       0, amqp_empty_table);
     assert_int_equal(amqp_get_rpc_reply(c).reply_type, AMQP_RESPONSE_NORMAL);
     amqp_destroy_connection(c);
 }
@@ -175,7 +175,8 @@ static void test_call_and_reply_fields(void **state)
     assert_string_equal(s, "wire-test-1");
     free(s);
     s = bytes_dup(call.message.body);
-    assert_string_equal(s, "{\"args\": [], \"kwargs\": {\"city\": \"London\"}}");
+    assert_string_equal(s,
+                        "{\"args\": [], \"kwargs\": {\"city\": \"London\"}}");
     free(s);
 
     /* The reply. */
@@ -224,10 +225,9 @@ static void test_call_and_reply_fields(void **state)
     assert_non_null(j);
     {
         const char *type = NULL, *path = NULL, *value = NULL, *arg = NULL;
-        assert_int_equal(json_unpack(j, "{s:n,s:{s:s,s:s,s:[s],s:s}}",
-                                     "result", "error", "exc_type", &type,
-                                     "exc_path", &path, "exc_args", &arg,
-                                     "value", &value),
+        assert_int_equal(json_unpack(j, "{s:n,s:{s:s,s:s,s:[s],s:s}}", "result",
+                                     "error", "exc_type", &type, "exc_path",
+                                     &path, "exc_args", &arg, "value", &value),
                          0);
         assert_string_equal(type, "CityNotFound");
         assert_string_equal(path, "tempo.CityNotFound");
@@ -253,8 +253,8 @@ static char *raw_call(const char *method, const char *body, int with_reply,
     char *out = NULL;
 
     snprintf(key + 30, 7, "%06x", (unsigned)(rand() & 0xffffff));
-    amqp_queue_declare(c, 1, amqp_cstring_bytes("tempo-wire-client"), 0, 0,
-                       1, 1, amqp_empty_table);
+    amqp_queue_declare(c, 1, amqp_cstring_bytes("tempo-wire-client"), 0, 0, 1,
+                       1, amqp_empty_table);
     amqp_queue_bind(c, 1, amqp_cstring_bytes("tempo-wire-client"),
                     amqp_cstring_bytes("nameko-rpc"), amqp_cstring_bytes(key),
                     amqp_empty_table);
@@ -288,8 +288,7 @@ static char *raw_call(const char *method, const char *body, int with_reply,
     return out;
 }
 
-static void expect_error(const char *body, const char *type,
-                         const char *path)
+static void expect_error(const char *body, const char *type, const char *path)
 {
     json_t *j = json_loads(body, 0, NULL);
     const char *t = NULL, *p = NULL;
@@ -382,8 +381,8 @@ static void test_nothing_left_unacked(void **state)
     assert_int_equal(h_stop(stack.workers[0], SIGTERM, 15000), 0);
     stack.workers[0] = 0;
     c = h_amqp_connect();
-    ok = amqp_queue_declare(c, 1, amqp_cstring_bytes("rpc-weather_service"),
-                            1, 0, 0, 0, amqp_empty_table);
+    ok = amqp_queue_declare(c, 1, amqp_cstring_bytes("rpc-weather_service"), 1,
+                            0, 0, 0, amqp_empty_table);
     assert_non_null(ok);
     assert_int_equal(ok->message_count, 0);
     assert_int_equal(ok->consumer_count, 0);

@@ -612,8 +612,7 @@ static void mask(const char *in, const char *want)
 static void test_flag_does_not_swallow_secret_flag(void **state)
 {
     static const char *const a1[] = {"--log-level",
-                                     "--spotify-client-secret=s3kr1t-sp",
-                                     NULL};
+                                     "--spotify-client-secret=s3kr1t-sp", NULL};
     static const char *const a2[] = {"--rpc-timeout-ms",
                                      "--openweather-api-key=s3kr1t-owm", NULL};
     struct config cfg;

@@ -648,8 +648,9 @@ static void test_round_trips(void **state)
  * anything but a plain success reply is left to the full decoder. */
 static void test_reply_result_span(void **state)
 {
-    static const char py[] = "{\"result\": {\"genre\": \"rock\", \"t\": [1, {}]}, "
-                             "\"error\": null}";
+    static const char py[] =
+        "{\"result\": {\"genre\": \"rock\", \"t\": [1, {}]}, "
+        "\"error\": null}";
     static const char compact[] = "{\"result\":{\"a\":1},\"error\":null}";
     static const char *const fallback[] = {
         "{\"result\": null, \"error\": {\"exc_type\": \"X\"}}",
@@ -665,19 +666,19 @@ static void test_reply_result_span(void **state)
     (void)state;
     assert_int_equal(nameko_reply_result_span(py, strlen(py), &off, &span), 0);
     assert_int_equal(span, strlen("{\"genre\": \"rock\", \"t\": [1, {}]}"));
-    assert_memory_equal(py + off, "{\"genre\": \"rock\", \"t\": [1, {}]}", span);
+    assert_memory_equal(py + off, "{\"genre\": \"rock\", \"t\": [1, {}]}",
+                        span);
     assert_int_equal(
         nameko_reply_result_span(compact, strlen(compact), &off, &span), 0);
     assert_memory_equal(compact + off, "{\"a\":1}", span);
     assert_int_equal(span, 7);
     for (i = 0; i < sizeof(fallback) / sizeof(fallback[0]); i++)
-        assert_int_equal(nameko_reply_result_span(fallback[i],
-                                                  strlen(fallback[i]), &off,
-                                                  &span),
+        assert_int_equal(nameko_reply_result_span(
+                             fallback[i], strlen(fallback[i]), &off, &span),
                          -1);
     /* The smallest success reply has an empty object. */
-    assert_int_equal(nameko_reply_result_span("{\"result\": {}, \"error\": null}",
-                                              29, &off, &span),
+    assert_int_equal(nameko_reply_result_span(
+                         "{\"result\": {}, \"error\": null}", 29, &off, &span),
                      0);
     assert_int_equal(span, 2);
 }
