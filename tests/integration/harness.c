@@ -246,6 +246,27 @@ int h_stop(pid_t pid, int sig, int timeout_ms)
     return -1;
 }
 
+int h_run(const char *const argv[], const char *const env[], char *out,
+          size_t cap)
+{
+    char dir[] = "/tmp/tempo-run-XXXXXX", log[600];
+    FILE *f;
+    size_t got;
+    int rc;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(log, sizeof(log), "%s/out.log", dir);
+    rc = h_stop(h_spawn(argv, env, log), 0, 10000); /* signal 0: wait */
+    f = fopen(log, "r");
+    assert_non_null(f);
+    got = fread(out, 1, cap - 1, f);
+    out[got] = '\0';
+    fclose(f);
+    unlink(log);
+    rmdir(dir);
+    return rc;
+}
+
 void h_fake_start(struct h_stack *s, const char *const extra[])
 {
     int fds[2], n = 0;
@@ -584,10 +605,14 @@ amqp_connection_state_t h_amqp_connect(void)
     amqp_connection_state_t c = amqp_new_connection();
     amqp_socket_t *sock = amqp_tcp_socket_new(c);
     amqp_rpc_reply_t r;
+    struct timeval tv = {10, 0};
 
+    /* Bounded, so a stuck broker fails the test instead of hanging it. */
     assert_non_null(sock);
-    assert_int_equal(amqp_socket_open(sock, "127.0.0.1", h_broker_port()),
-                     AMQP_STATUS_OK);
+    assert_int_equal(
+        amqp_socket_open_noblock(sock, "127.0.0.1", h_broker_port(), &tv),
+        AMQP_STATUS_OK);
+    amqp_set_rpc_timeout(c, &tv);
     r = amqp_login(c, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, "guest",
                    "guest");
     assert_int_equal(r.reply_type, AMQP_RESPONSE_NORMAL);

@@ -58,6 +58,14 @@ int h_free_port(void);
 pid_t h_spawn(const char *const argv[], const char *const env[],
               const char *logfile);
 
+/*
+ * Runs argv with env (as h_spawn) to completion (10 s at most), its stdout
+ * and stderr captured into out (NUL-terminated, truncated to cap).
+ * Returns its exit status as h_stop does.
+ */
+int h_run(const char *const argv[], const char *const env[], char *out,
+          size_t cap);
+
 /* Sends sig and waits up to timeout_ms: returns the exit status (0..255),
  * 128+signal if killed by one, or -1 on timeout (then it SIGKILLs). */
 int h_stop(pid_t pid, int sig, int timeout_ms);

@@ -120,29 +120,14 @@ static void test_request_id_in_text_logs(void **state)
 static int run(const char *bin, const char *const env[],
                const char *const args[], char *out, size_t cap)
 {
-    char dir[] = "/tmp/tempo-ops-XXXXXX", log[600];
     const char *argv[16];
-    pid_t pid;
-    int n = 0, rc;
-    FILE *f;
-    size_t got;
+    int n = 0;
 
-    assert_non_null(mkdtemp(dir));
-    snprintf(log, sizeof(log), "%s/out.log", dir);
     argv[n++] = bin;
     for (; args != NULL && *args != NULL && n < 15; args++)
         argv[n++] = *args;
     argv[n] = NULL;
-    pid = h_spawn(argv, env, log);
-    rc = h_stop(pid, 0, 10000);
-    f = fopen(log, "r");
-    assert_non_null(f);
-    got = fread(out, 1, cap - 1, f);
-    out[got] = '\0';
-    fclose(f);
-    unlink(log);
-    rmdir(dir);
-    return rc;
+    return h_run(argv, env, out, cap);
 }
 
 static void test_cli(void **state)

@@ -183,27 +183,9 @@ static void test_forced_providers(void **state)
 /* Runs the worker with env and returns its exit status and stderr. */
 static int worker_exit(const char *const env[], char *out, size_t cap)
 {
-    struct h_stack s = {0};
-    char path[512];
-    FILE *f;
-    size_t n;
-    int rc;
-    char dir[] = "/tmp/tempo-exit-XXXXXX";
+    const char *const argv[] = {TEMPO_WORKER_BIN, NULL};
 
-    assert_non_null(mkdtemp(dir));
-    snprintf(s.logdir, sizeof(s.logdir), "%s", dir);
-    snprintf(s.fake_url, sizeof(s.fake_url), "http://127.0.0.1:9");
-    snprintf(path, sizeof(path), "%s/worker0.log", dir);
-    h_worker_start(&s, 0, env);
-    rc = h_stop(s.workers[0], 0, 10000); /* signal 0: just wait */
-    f = fopen(path, "r");
-    assert_non_null(f);
-    n = fread(out, 1, cap - 1, f);
-    out[n] = '\0';
-    fclose(f);
-    unlink(path);
-    rmdir(dir);
-    return rc;
+    return h_run(argv, env, out, cap);
 }
 
 static void test_forced_without_credentials(void **state)

@@ -214,21 +214,30 @@ static void test_worker_killed_mid_call(void **state)
     h_stack_stop(&s);
 }
 
-static void test_worker_graceful_drain(void **state)
+/* A stack whose only worker is busy with a 1.5 s call (Slowville) that
+ * the background request `slow` is waiting for. */
+static void start_with_slow_call(struct h_stack *s, const char *name,
+                                 struct bg *slow)
 {
     static const char *const fake_args[] = {"--slow-ms", "1500", NULL};
     static const char *const wenv[] = {"UPSTREAM_TIMEOUT_MS=5000",
                                        "WEATHER_CACHE_TTL_S=0", NULL};
     static const char *const genv[] = {"RPC_TIMEOUT_MS=10000", NULL};
+
+    h_fake_start(s, fake_args);
+    h_stack_start(s, name, 1, wenv, genv);
+    bg_start(slow, s, "/weather?city=Slowville");
+    usleep(400000);
+}
+
+static void test_worker_graceful_drain(void **state)
+{
     struct h_stack s = {0};
     struct bg slow;
     int rc;
 
     (void)state;
-    h_fake_start(&s, fake_args);
-    h_stack_start(&s, "worker-drain", 1, wenv, genv);
-    bg_start(&slow, &s, "/weather?city=Slowville");
-    usleep(400000);
+    start_with_slow_call(&s, "worker-drain", &slow);
     /* SIGTERM mid-call: it finishes the call, replies, acks, exits 0. */
     rc = h_stop(s.workers[0], SIGTERM, 10000);
     s.workers[0] = 0;
@@ -243,19 +252,12 @@ static void test_worker_graceful_drain(void **state)
 
 static void test_gateway_graceful_drain(void **state)
 {
-    static const char *const fake_args[] = {"--slow-ms", "1500", NULL};
-    static const char *const wenv[] = {"UPSTREAM_TIMEOUT_MS=5000",
-                                       "WEATHER_CACHE_TTL_S=0", NULL};
-    static const char *const genv[] = {"RPC_TIMEOUT_MS=10000", NULL};
     struct h_stack s = {0};
     struct bg slow;
     int rc;
 
     (void)state;
-    h_fake_start(&s, fake_args);
-    h_stack_start(&s, "gateway-drain", 1, wenv, genv);
-    bg_start(&slow, &s, "/weather?city=Slowville");
-    usleep(400000);
+    start_with_slow_call(&s, "gateway-drain", &slow);
     rc = h_stop(s.gateway, SIGTERM, 10000);
     s.gateway = 0;
     assert_int_equal(rc, 0);
