@@ -253,13 +253,18 @@ static char *raw_call(const char *method, const char *body, int with_reply,
     char *out = NULL;
 
     snprintf(key + 30, 7, "%06x", (unsigned)(rand() & 0xffffff));
-    amqp_queue_declare(c, 1, amqp_cstring_bytes("tempo-wire-client"), 0, 0, 1,
-                       1, amqp_empty_table);
-    amqp_queue_bind(c, 1, amqp_cstring_bytes("tempo-wire-client"),
-                    amqp_cstring_bytes("nameko-rpc"), amqp_cstring_bytes(key),
-                    amqp_empty_table);
-    amqp_basic_consume(c, 1, amqp_cstring_bytes("tempo-wire-client"),
-                       amqp_empty_bytes, 0, 1, 0, amqp_empty_table);
+    /* A server-named queue: a fixed name for an exclusive queue races the
+     * broker's cleanup of the previous call's connection (405
+     * RESOURCE_LOCKED). */
+    amqp_queue_declare_ok_t *q = amqp_queue_declare(
+        c, 1, amqp_empty_bytes, 0, 0, 1, 1, amqp_empty_table);
+    assert_non_null(q);
+    amqp_bytes_t qname = amqp_bytes_malloc_dup(q->queue);
+    amqp_queue_bind(c, 1, qname, amqp_cstring_bytes("nameko-rpc"),
+                    amqp_cstring_bytes(key), amqp_empty_table);
+    amqp_basic_consume(c, 1, qname, amqp_empty_bytes, 0, 1, 0,
+                       amqp_empty_table);
+    amqp_bytes_free(qname);
     assert_int_equal(amqp_get_rpc_reply(c).reply_type, AMQP_RESPONSE_NORMAL);
     memset(&props, 0, sizeof(props));
     props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG |
