@@ -26,6 +26,16 @@
 #define NAMEKO_MALFORMED_REQUEST "MalformedRequest"
 #define NAMEKO_INCORRECT_SIGNATURE "IncorrectSignature"
 
+/* AMQP header names of a call (SPEC section 3). */
+#define NAMEKO_HDR_CALL_ID_STACK "nameko.call_id_stack"
+#define NAMEKO_HDR_REQUEST_ID "nameko.request_id"
+/* The caller's absolute deadline: epoch milliseconds, an AMQP long-long
+ * integer (a decimal string is accepted too). */
+#define TEMPO_HDR_DEADLINE "tempo.deadline_ms"
+/* W3C Trace Context, as the AMQP binding of the spec names them. */
+#define TEMPO_HDR_TRACEPARENT "traceparent"
+#define TEMPO_HDR_TRACESTATE "tracestate"
+
 /* A decoded call.  args and kwargs are new references (json_decref both). */
 struct nameko_call {
     json_t *args;   /* array */

@@ -196,19 +196,21 @@ static enum MHD_Result route_healthz(struct http_req *r)
 
 static enum MHD_Result route_readyz(struct http_req *r)
 {
-    int ready = rpc_client_ready(r->srv->rpc);
+    const char *why = rpc_client_unready_reason(r->srv->rpc);
+    json_t *body = json_pack("{s:s,s:b}", "status",
+                             why == NULL ? "ready" : "unavailable", "broker",
+                             rpc_client_connected(r->srv->rpc));
 
-    return send_json(r, ready ? 200 : 503,
-                     json_pack("{s:s,s:b}", "status",
-                               ready ? "ready" : "unavailable", "broker",
-                               ready));
+    if (body != NULL && why != NULL)
+        json_object_set_new(body, "reason", json_string(why));
+    return send_json(r, why == NULL ? 200 : 503, body);
 }
 
 static enum MHD_Result route_metrics(struct http_req *r)
 {
     size_t len = 0;
     char *text = metrics_render(rpc_client_inflight(r->srv->rpc),
-                                rpc_client_ready(r->srv->rpc), &len);
+                                rpc_client_connected(r->srv->rpc), &len);
 
     if (text == NULL)
         return reply_error(r, TEMPO_EINTERNAL, "metrics unavailable");
