@@ -146,25 +146,19 @@ static void set_fault_reply(struct job *j, struct service_fault *f)
 
 /*
  * The reply for a result.  A result over NAMEKO_MAX_BODY is cut to fewer
- * tracks (halving, so at most ~6 tries) before it becomes an error: a
- * shorter playlist is still an answer.
+ * tracks before it becomes an error: a shorter playlist is still an
+ * answer.
  */
 static void set_result_reply(struct job *j, json_t *result)
 {
-    json_t *tracks = json_object_get(result, "tracks");
+    size_t before = json_array_size(json_object_get(result, "tracks")), kept;
 
     free(j->reply);
-    j->reply = nameko_reply_encode_result(result);
-    while (j->reply == NULL && json_is_array(tracks) &&
-           json_array_size(tracks) > 1) {
-        size_t keep = json_array_size(tracks) / 2;
-        while (json_array_size(tracks) > keep)
-            json_array_remove(tracks, json_array_size(tracks) - 1);
-        j->reply = nameko_reply_encode_result(result);
-        if (j->reply != NULL)
-            log_warn("%s: reply too large; cut to %zu tracks", j->method, keep);
-    }
+    j->reply = nameko_reply_encode_result_fit(result, "tracks", &kept);
     j->outcome = NULL;
+    if (j->reply != NULL && kept < before)
+        log_warn("%s: reply too large; cut from %zu to %zu tracks", j->method,
+                 before, kept);
     if (j->reply == NULL) {
         log_warn("%s: the reply cannot be encoded", j->method);
         set_error_reply(j, tempo_err_exc_type(TEMPO_EUPSTREAM),
