@@ -30,8 +30,8 @@ int json_scan_value(const char *s, size_t len, size_t *pos);
 /*
  * Scans a whole document that is a JSON object and reports the spans of
  * the values of two of its top-level keys: offset a_off and length a_len
- * for key_a, b_off and b_len for key_b (offset (size_t)-1 when absent).  Keys are plain ASCII
- * without escapes.  0 on success, -1 if invalid or declined.
+ * for key_a, b_off and b_len for key_b (offset (size_t)-1 when absent).  Keys
+ * are plain ASCII without escapes.  0 on success, -1 if invalid or declined.
  */
 int json_scan_object2(const char *s, size_t len, const char *key_a,
                       size_t *a_off, size_t *a_len, const char *key_b,

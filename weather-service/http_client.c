@@ -20,6 +20,8 @@
  */
 #include "http_client.h"
 
+#include "trace.h"
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
@@ -45,6 +47,7 @@ struct http_client {
     size_t cap;
     int too_big;
     long retry_after_ms; /* -1: no usable Retry-After header */
+    const struct trace *trace; /* borrowed; NULL = none */
 };
 
 struct http_breaker {
@@ -329,6 +332,31 @@ void http_breaker_destroy(struct http_breaker *b)
     free(b);
 }
 
+/* Appends traceparent (a child of t) and tracestate to *hdrs. */
+static int trace_headers(const struct trace *t, struct curl_slist **hdrs)
+{
+    char line[TRACE_STATE_MAX + 32], tp[TRACE_HEADER_LEN + 1];
+    struct curl_slist *h;
+
+    trace_format_child(t, tp, sizeof(tp));
+    snprintf(line, sizeof(line), "traceparent: %s", tp);
+    if ((h = curl_slist_append(*hdrs, line)) == NULL)
+        return -1;
+    *hdrs = h;
+    if (t->state[0] == '\0')
+        return 0;
+    snprintf(line, sizeof(line), "tracestate: %s", t->state);
+    if ((h = curl_slist_append(*hdrs, line)) == NULL)
+        return -1;
+    *hdrs = h;
+    return 0;
+}
+
+void http_client_set_trace(struct http_client *hc, const struct trace *t)
+{
+    hc->trace = t;
+}
+
 int http_client_request(struct http_client *hc, const struct http_request *req,
                         struct http_response *resp, char *err, size_t errlen)
 {
@@ -351,6 +379,10 @@ int http_client_request(struct http_client *hc, const struct http_request *req,
             goto out;
         }
         hdrs = h;
+    }
+    if (hc->trace != NULL && trace_headers(hc->trace, &hdrs) < 0) {
+        set_err(err, errlen, "out of memory");
+        goto out;
     }
 
     for (;;) {

@@ -65,6 +65,12 @@ int http_client_request(struct http_client *hc, const struct http_request *req,
 
 void http_response_clear(struct http_response *resp); /* NULL: no-op */
 
+struct trace;
+
+/* Requests from now on carry a child traceparent (a new span id each) and
+ * the tracestate of t (borrowed until cleared with NULL). */
+void http_client_set_trace(struct http_client *hc, const struct trace *t);
+
 /*
  * Builds base + path + "?k1=v1&k2=v2..." with every key and value
  * percent-encoded by libcurl's URL API, so a value such as

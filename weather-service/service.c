@@ -190,6 +190,11 @@ struct service_worker *service_worker_create(struct service *svc)
     return w;
 }
 
+void service_worker_set_trace(struct service_worker *w, const struct trace *t)
+{
+    http_client_set_trace(w->hc, t);
+}
+
 void service_worker_destroy(struct service_worker *w)
 {
     if (w == NULL)

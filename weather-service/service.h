@@ -30,6 +30,13 @@ void service_destroy(struct service *svc); /* NULL is a no-op */
 struct service_worker *service_worker_create(struct service *svc);
 void service_worker_destroy(struct service_worker *w); /* NULL: no-op */
 
+struct trace;
+
+/* The trace context of the call this thread serves next (borrowed until
+ * cleared with NULL): its upstream requests carry a child traceparent. */
+void service_worker_set_trace(struct service_worker *w,
+                              const struct trace *t);
+
 /* Why a call failed, ready for a Nameko error envelope. */
 struct service_fault {
     const char *exc_type; /* static string, e.g. "CityNotFound" */

@@ -45,6 +45,7 @@
 #include "metrics.h"
 #include "nameko.h"
 #include "service.h"
+#include "trace.h"
 #include "validate.h"
 
 #include <pthread.h>
@@ -66,6 +67,7 @@ struct job {
     char corr_id[256]; /* "" = none */
     char method[64];
     char request_id[129];
+    struct trace trace;        /* the caller's, if it sent a valid one */
     int64_t deadline_ms;       /* monotonic; 0 = none */
     struct service_plan *plan; /* for the pool; NULL once run */
     char *reply;               /* the reply body */
@@ -174,8 +176,11 @@ static void run_job(struct service_worker *sw, struct job *j)
     json_t *result = NULL;
     int rc;
 
-    log_set_request_id(j->request_id[0] ? j->request_id : NULL);
+    log_set_context(j->request_id[0] ? j->request_id : NULL,
+                    j->trace.trace_id[0] ? j->trace.trace_id : NULL);
+    service_worker_set_trace(sw, j->trace.trace_id[0] ? &j->trace : NULL);
     rc = service_run(sw, j->plan, &result, &fault);
+    service_worker_set_trace(sw, NULL);
     service_plan_free(j->plan);
     j->plan = NULL;
     if (rc == 0) {
@@ -395,6 +400,25 @@ static void call_request_id(const amqp_basic_properties_t *p, char *out,
     out[0] = '\0';
 }
 
+/* The caller's trace context (traceparent, tracestate headers), if valid;
+ * the worker adds no span of its own: its upstream calls are children of
+ * the caller's span. */
+static void call_trace(const amqp_basic_properties_t *p, struct trace *t)
+{
+    char tp[64], ts[TRACE_STATE_MAX + 1];
+
+    memset(t, 0, sizeof(*t));
+    if (!(p->_flags & AMQP_BASIC_HEADERS_FLAG) ||
+        amqp_headers_string(&p->headers, TEMPO_HDR_TRACEPARENT, tp,
+                            sizeof(tp)) < 0 ||
+        trace_parse(tp, t) < 0)
+        return;
+    if (amqp_headers_string(&p->headers, TEMPO_HDR_TRACESTATE, ts,
+                            sizeof(ts)) == 0 &&
+        trace_state_valid(ts))
+        snprintf(t->state, sizeof(t->state), "%s", ts);
+}
+
 /* Fills a job from the envelope; returns 0, or -1 when the envelope cannot
  * carry a call (then the job holds a MalformedRequest reply). */
 static int job_from_envelope(struct job *j, const amqp_envelope_t *env)
@@ -408,6 +432,7 @@ static int job_from_envelope(struct job *j, const amqp_envelope_t *env)
                                           sizeof(j->reply_to)) == 0 &&
                       j->reply_to[0] != '\0';
     call_request_id(p, j->request_id, sizeof(j->request_id));
+    call_trace(p, &j->trace);
     j->deadline_ms = call_deadline(p);
     if (amqp_conn_bytes_str(env->routing_key, rk, sizeof(rk)) < 0 ||
         (dot = strrchr(rk, '.')) == NULL ||
@@ -473,7 +498,8 @@ static void on_delivery(struct amqp_loop *l, void *ud, amqp_envelope_t *env)
         answer(w, j);
         return;
     }
-    log_set_request_id(j->request_id[0] ? j->request_id : NULL);
+    log_set_context(j->request_id[0] ? j->request_id : NULL,
+                    j->trace.trace_id[0] ? j->trace.trace_id : NULL);
     if (job_prepare(w, j, &env->message.body) < 0) {
         answer(w, j);
     } else if (w->inline_sw != NULL && service_plan_ready(w->svc, j->plan)) {

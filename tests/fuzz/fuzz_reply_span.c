@@ -33,8 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_t *direct;
         FUZZ_CHECK(off < size && span <= size - off && span >= 2);
         FUZZ_CHECK(body[off] == '{' && body[off + span - 1] == '}');
-        FUZZ_CHECK(nameko_reply_decode(body, size, &r, err, sizeof(err)) ==
-                   0);
+        FUZZ_CHECK(nameko_reply_decode(body, size, &r, err, sizeof(err)) == 0);
         FUZZ_CHECK(r.result != NULL && json_is_object(r.result));
         direct = json_loadb(body + off, span, JSON_REJECT_DUPLICATES, NULL);
         FUZZ_CHECK(direct != NULL);

@@ -74,8 +74,8 @@ static void declare_quorum_queue(void)
     arg.value.value.bytes = amqp_cstring_bytes("quorum");
     args.num_entries = 1;
     args.entries = &arg;
-    amqp_queue_declare(c, 1, amqp_cstring_bytes("rpc-weather_service"), 0, 1,
-                       0, 0, args);
+    amqp_queue_declare(c, 1, amqp_cstring_bytes("rpc-weather_service"), 0, 1, 0,
+                       0, args);
     assert_int_equal(amqp_get_rpc_reply(c).reply_type, AMQP_RESPONSE_NORMAL);
     amqp_queue_bind(c, 1, amqp_cstring_bytes("rpc-weather_service"),
                     amqp_cstring_bytes("nameko-rpc"),
@@ -153,8 +153,8 @@ static void test_existing_quorum_queue(void **state)
     assert_int_equal(h_status(&s, "/weather?lat=38.7167&lon=-9.1333"), 200);
     queue_type(type, sizeof(type));
     assert_string_equal(type, "quorum");
-    assert_int_equal(
-        h_wait_log(&s, "worker0.log", "PRECONDITION_FAILED", 0), -1);
+    assert_int_equal(h_wait_log(&s, "worker0.log", "PRECONDITION_FAILED", 0),
+                     -1);
     h_stack_stop(&s);
 }
 
@@ -265,8 +265,9 @@ static void test_plain_nameko_caller(void **state)
     headers.num_entries = 1;
     headers.entries = &hdr;
 
-    reply = h_raw_call("get_playlist", "{\"args\": [\"Lisbon\"], \"kwargs\": {}}",
-                       &headers, NULL, 5000);
+    reply =
+        h_raw_call("get_playlist", "{\"args\": [\"Lisbon\"], \"kwargs\": {}}",
+                   &headers, NULL, 5000);
     assert_non_null(reply);
     assert_non_null(strstr(reply, "\"name\": \"Lisbon\""));
     assert_non_null(strstr(reply, "\"error\": null"));
