@@ -187,6 +187,7 @@ struct service_worker *service_worker_create(struct service *svc)
         free(w);
         return NULL;
     }
+    http_client_set_abort(w->hc, &svc->aborted);
     return w;
 }
 

@@ -262,6 +262,47 @@ static void test_worker_graceful_drain(void **state)
     h_stack_stop(&s);
 }
 
+/* DRAIN_TIMEOUT_MS bounds the stop even when a call runs on: its upstream
+ * request is cut short (the broker hands the call to another worker). */
+static void test_worker_drain_bounded(void **state)
+{
+    static const char *const fake_args[] = {"--slow-ms", "8000", NULL};
+    static const char *const wenv[] = {"UPSTREAM_TIMEOUT_MS=10000",
+                                       "DRAIN_TIMEOUT_MS=1000",
+                                       "WEATHER_CACHE_TTL_S=0", NULL};
+    static const char *const genv[] = {"RPC_TIMEOUT_MS=20000", NULL};
+    struct h_stack s = {0};
+    struct bg slow;
+    int rc;
+
+    (void)state;
+    h_fake_start(&s, fake_args);
+    h_stack_start(&s, "worker-drain-bounded", 1, wenv, genv);
+    bg_start(&slow, &s, "/weather?city=Slowville");
+    /* Wait until the upstream request is under way. */
+    for (rc = 0; rc < 50; rc++) {
+        json_t *j = h_fake_get(&s, "/_fake/requests");
+        long n = (long)json_integer_value(json_object_get(
+            json_object_get(j, "paths"), "/v1/search(geocoding)"));
+        json_decref(j);
+        if (n > 0)
+            break;
+        usleep(100000);
+    }
+    assert_true(rc < 50);
+    /* Exits 0 within a few seconds, not after the 8 s call. */
+    rc = h_stop(s.workers[0], SIGTERM, 5000);
+    s.workers[0] = 0;
+    assert_int_equal(rc, 0);
+    assert_int_equal(h_wait_log(&s, "worker0.log", "drain timeout", 0), 0);
+    /* The call went back to the queue: a new worker serves it. */
+    h_worker_start(&s, 0, wenv);
+    bg_join(&slow);
+    assert_int_equal(slow.r.status, 200);
+    h_resp_free(&slow.r);
+    h_stack_stop(&s);
+}
+
 static void test_gateway_graceful_drain(void **state)
 {
     struct h_stack s = {0};
@@ -485,6 +526,8 @@ int main(void)
         cmocka_unit_test_teardown(test_worker_killed_mid_call,
                                   h_kill_all_teardown),
         cmocka_unit_test_teardown(test_worker_graceful_drain,
+                                  h_kill_all_teardown),
+        cmocka_unit_test_teardown(test_worker_drain_bounded,
                                   h_kill_all_teardown),
         cmocka_unit_test_teardown(test_gateway_graceful_drain,
                                   h_kill_all_teardown),
