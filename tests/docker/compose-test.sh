@@ -26,28 +26,14 @@ SCALE=3
 # Compose reads these to interpolate docker-compose.yml.
 export TEMPO_PORT=$PORT TEMPO_BIND_ADDR=127.0.0.1 TEMPO_TAG=ci
 export COMPOSE_PROJECT_NAME=$PROJECT COMPOSE_HTTP_TIMEOUT=120
-# BuildKit needs buildx, which the newer docker client on PATH may lack.
-unset DOCKER_BUILDKIT COMPOSE_DOCKER_CLI_BUILD
 BASE_FILE=docker-compose.yml
 TEST_FILE=tests/docker/docker-compose.test.yml
 TMP=$(mktemp -d /tmp/tempo-compose-test.XXXXXX)
 T0=$(date +%s)
-
-passed=0 failed=0
-ok()   { passed=$((passed + 1)); echo "ok   - $*"; }
-bad()  { failed=$((failed + 1)); echo "FAIL - $*"; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
-note() { echo "#    $*"; }
-quiet() { "$@" >/dev/null 2>&1; }
-since() { echo $(($(date +%s) - $1)); }
-finish() {
-  echo "$passed passed, $failed failed"
-  [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
-  exit $?
-}
+# shellcheck source=tests/docker/lib.sh
+. "$ROOT/tests/docker/lib.sh"
 
 # ---- cleanup: always leave nothing of the project behind ---------------------
-DOCKERD_PID=
 STACK_UP=0
 cleanup() {
   local rc=$?
@@ -58,11 +44,7 @@ cleanup() {
       timeout 120 "${DC[@]}" down -v --remove-orphans -t 5 >/dev/null 2>&1 || true
     fi
   fi
-  if [ -n "$DOCKERD_PID" ]; then
-    kill "$DOCKERD_PID" 2>/dev/null
-    for _ in $(seq 30); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 1; done
-    kill -0 "$DOCKERD_PID" 2>/dev/null && kill -9 "$DOCKERD_PID" 2>/dev/null
-  fi
+  engine_down
   rm -rf "$TMP"
   exit "$rc"
 }
@@ -76,56 +58,14 @@ dump_logs() {
 }
 
 # ---- 1. tools, engine, base image ------------------------------------------------
-apt_install() {  # apt_install PKG...: install what is missing (Debian, as root)
-  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-    bad "need $*: install them (or run as root on Debian)"; finish
-  fi
-  echo "# installing $*"
-  export DEBIAN_FRONTEND=noninteractive
-  if ! { timeout 300 apt-get update -q && timeout 600 apt-get install -y -q --no-install-recommends "$@"; } >"$TMP/apt.log" 2>&1; then
-    tail -20 "$TMP/apt.log"; bad "install $*"; finish
-  fi
-}
-missing=()
-timeout 20 docker info >/dev/null 2>&1 || command -v dockerd >/dev/null || missing+=(docker.io)
-# docker-compose v1 (Debian's, what CI runs) or else the v2 plugin.
-command -v docker-compose >/dev/null || timeout 20 docker compose version >/dev/null 2>&1 || missing+=(docker-compose)
-command -v curl >/dev/null || missing+=(curl)
-command -v python3 >/dev/null || missing+=(python3)
-python3 -c 'import yaml' 2>/dev/null || missing+=(python3-yaml)
-[ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
-if command -v docker-compose >/dev/null; then
-  COMPOSE=(docker-compose); BUILD_OPTS=(--force-rm)
-else
-  COMPOSE=(docker compose); BUILD_OPTS=()
-fi
+need_tools
 DC=("${COMPOSE[@]}" -p "$PROJECT" -f "$BASE_FILE" -f "$TEST_FILE")
 note "$("${COMPOSE[@]}" version 2>/dev/null | head -1)"
 
-if ! timeout 20 docker info >/dev/null 2>&1; then
-  [ "$(id -u)" = 0 ] || { bad "no Docker engine answers and not root to start dockerd"; finish; }
-  echo "# starting dockerd (log: /tmp/tempo-dockerd.log)"
-  dockerd >/tmp/tempo-dockerd.log 2>&1 &
-  DOCKERD_PID=$!
-  for _ in $(seq 60); do timeout 5 docker info >/dev/null 2>&1 && break; sleep 1; done
-fi
-check "Docker engine answers" quiet timeout 20 docker info
-[ "$failed" -eq 0 ] || finish
-
-t=$(date +%s)
-if ! docker image inspect debian:bookworm-slim >/dev/null 2>&1; then
-  command -v debootstrap >/dev/null || apt_install debootstrap
-fi
-check "base image debian:bookworm-slim present or made" timeout 900 "$ROOT/scripts/docker-base-image.sh"
-note "base image step: $(since "$t") s"
-[ "$failed" -eq 0 ] || finish
-
+engine_up
+base_image
 # The published port must be free (a developer's own stack may hold 15000).
-for _ in $(seq 50); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || break
-  note "port $PORT is in use; trying $((PORT + 1))"
-  PORT=$((PORT + 1)); export TEMPO_PORT=$PORT
-done
+PORT=$(free_port "$PORT"); export TEMPO_PORT=$PORT
 
 # ---- 2. compose file validation -------------------------------------------------
 check "compose config -q (shipped file)" "${COMPOSE[@]}" -f "$BASE_FILE" config -q
