@@ -11,8 +11,9 @@
 # validates docker-compose.yml, builds the images from the repository's
 # Dockerfiles, starts rabbitmq + gateway + 3 workers + a fake upstream under a
 # private project name, and checks answers, scaling, health, users, image
-# contents and shutdown. Traffic goes only to 127.0.0.1 and to the containers
-# it created. Every wait is bounded. The last line is "N passed, M failed".
+# contents, the broker cluster profile (two more nodes join) and shutdown.
+# Traffic goes only to 127.0.0.1 and to the containers it created. Every
+# wait is bounded. The last line is "N passed, M failed".
 #
 # Environment: TEMPO_TEST_PORT (default 15000), TEMPO_TEST_PROJECT (default
 # tempoci<pid>), TEMPO_TEST_KEEP=1 (leave the stack up on failure, to debug).
@@ -41,7 +42,7 @@ cleanup() {
     if [ "$failed" -gt 0 ] && [ "${TEMPO_TEST_KEEP:-0}" = 1 ]; then
       echo "# TEMPO_TEST_KEEP=1: stack left up; remove with: ${DC[*]} down -v --remove-orphans"
     else
-      timeout 120 "${DC[@]}" down -v --remove-orphans -t 5 >/dev/null 2>&1 || true
+      timeout 120 "${DCC[@]}" down -v --remove-orphans -t 5 >/dev/null 2>&1 || true
     fi
   fi
   engine_down
@@ -60,6 +61,8 @@ dump_logs() {
 # ---- 1. tools, engine, base image ------------------------------------------------
 need_tools
 DC=("${COMPOSE[@]}" -p "$PROJECT" -f "$BASE_FILE" -f "$TEST_FILE")
+# With the broker cluster's extra nodes (section 7b); down uses it too.
+DCC=("${DC[@]}" --profile cluster)
 note "$("${COMPOSE[@]}" version 2>/dev/null | head -1)"
 
 engine_up
@@ -70,6 +73,7 @@ PORT=$(free_port "$PORT"); export TEMPO_PORT=$PORT
 # ---- 2. compose file validation -------------------------------------------------
 check "compose config -q (shipped file)" "${COMPOSE[@]}" -f "$BASE_FILE" config -q
 check "compose config -q (with monitoring profile)" "${COMPOSE[@]}" -f "$BASE_FILE" --profile monitoring config -q
+check "compose config -q (with cluster profile)" "${COMPOSE[@]}" -f "$BASE_FILE" --profile cluster config -q
 check "compose config -q (with test override)" "${DC[@]}" config -q
 # Shape of the shipped file (interpolated, as compose sees it).
 "${COMPOSE[@]}" -f "$BASE_FILE" config >"$TMP/config.yml" 2>/dev/null
@@ -96,6 +100,9 @@ if "healthcheck" not in s["rabbitmq"]:
     errs.append("rabbitmq has no healthcheck")
 if "monitoring" not in s.get("prometheus", {}).get("profiles", []):
     errs.append("prometheus is not behind the monitoring profile")
+for name in ("rabbitmq-2", "rabbitmq-3"):
+    if "cluster" not in s.get(name, {}).get("profiles", []):
+        errs.append(name + " is not behind the cluster profile")
 for e in errs:
     print("#    " + e)
 sys.exit(1 if errs else 0)
@@ -243,6 +250,39 @@ check "rabbitmq, gateway and $SCALE workers report healthy (${states:-none})" te
 restarts=$(for id in $(timeout 30 "${DC[@]}" ps -q); do docker inspect -f '{{.RestartCount}}' "$id"; done | awk '{n += $1} END {print n + 0}')
 check "no container restarted (restarts: $restarts)" test "$restarts" -eq 0
 
+# ---- 7b. cluster profile: two more broker nodes join the running one ---------------
+# A quorum queue declared now has one member. The new nodes must join
+# rabbitmq (classic_config, its Erlang cookie from its volume) and add
+# themselves to it. Calls keep working throughout.
+rmq() { timeout 60 "${DC[@]}" exec -T rabbitmq "$@" 2>/dev/null; }
+members() {  # members QUEUE: the quorum queue's nodes, sorted, one line
+  rmq rabbitmq-queues -q quorum_status "$1" --formatter json |
+    python3 -c 'import json, sys; print(" ".join(sorted(r["Node Name"] for r in json.load(sys.stdin))))' 2>/dev/null
+}
+t=$(date +%s)
+rmq rabbitmqctl -q eval 'rabbit_amqqueue:declare(rabbit_misc:r(<<"/">>, queue, <<"tempo-ci-quorum">>), true, false, [{<<"x-queue-type">>, longstr, <<"quorum">>}], none, <<"guest">>).' >/dev/null
+check "a quorum queue on the single node has 1 member ($(members tempo-ci-quorum))" \
+  test "$(members tempo-ci-quorum)" = "rabbit@rabbitmq"
+check "up -d --profile cluster rabbitmq-2 rabbitmq-3" \
+  quiet timeout 300 "${DCC[@]}" up -d --no-deps rabbitmq-2 rabbitmq-3
+# Each rabbitmqctl run costs about a second of CPU: poll every 3 s.
+running=
+for _ in $(seq 60); do
+  running=$(rmq rabbitmqctl -q cluster_status --formatter json |
+    python3 -c 'import json, sys; print(" ".join(sorted(json.load(sys.stdin)["running_nodes"])))' 2>/dev/null)
+  [ "$running" = "rabbit@rabbitmq rabbit@rabbitmq-2 rabbit@rabbitmq-3" ] && break
+  sleep 3
+done
+check "three-node cluster running within 180 s ($(since "$t") s: ${running:-none})" \
+  test "$running" = "rabbit@rabbitmq rabbit@rabbitmq-2 rabbit@rabbitmq-3"
+for _ in $(seq 20); do
+  [ "$(members tempo-ci-quorum)" = "$running" ] && break
+  sleep 3
+done
+check "the joining nodes added themselves to the quorum queue ($(members tempo-ci-quorum))" \
+  test "$(members tempo-ci-quorum)" = "rabbit@rabbitmq rabbit@rabbitmq-2 rabbit@rabbitmq-3"
+check "GET /weather?city=Paris still answers 200" test "$(code "$URL/weather?city=Paris")" = 200
+
 # ---- 8. shutdown: SIGTERM drains in-flight calls, stop is fast, exit code 0 -------
 # The fake answers every upstream call 800 ms late from now on, so calls are
 # in flight (about 1.6 s each) when a daemon is stopped. New city names each
@@ -294,7 +334,7 @@ check "stop -t 20 weather-service took ${ms} ms (< 10000), all exited 0 (exits: 
 
 # ---- 9. down: nothing of the project is left --------------------------------------
 t=$(date +%s)
-timeout 120 "${DC[@]}" down -v --remove-orphans -t 20 >/dev/null 2>&1
+timeout 120 "${DCC[@]}" down -v --remove-orphans -t 20 >/dev/null 2>&1
 note "down -v: $(since "$t") s"
 STACK_UP=0
 left=$( { docker ps -aq --filter "label=com.docker.compose.project=$PROJECT"
