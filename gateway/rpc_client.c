@@ -73,7 +73,7 @@ struct rpc_client {
 
     /* amqp thread only */
     amqp_connection_state_t conn;
-    unsigned url_cursor;
+    struct amqp_url_cursor url_cursor;
     char reply_key[37];
     char reply_queue[64];
     int check_channel_open;
@@ -229,10 +229,12 @@ static int declare_topology(struct rpc_client *c, char *err, size_t errlen)
 
 static void try_connect(struct rpc_client *c)
 {
-    char err[256], host[300];
+    struct amqp_conn_opts opts;
+    char err[1024], host[300];
 
-    c->conn = amqp_conn_open(c->cfg->amqp_url, &c->url_cursor, 2000, host,
-                             sizeof(host), err, sizeof(err));
+    amqp_conn_opts_init(&opts, c->cfg, "gateway");
+    c->conn = amqp_conn_open(&opts, &c->url_cursor, host, sizeof(host), err,
+                             sizeof(err));
     if (c->conn == NULL) {
         log_warn("broker: %s", err);
         return;

@@ -87,7 +87,7 @@ struct worker {
     struct service_worker *inline_sw; /* serves calls needing no upstream */
     amqp_connection_state_t conn;
     unsigned generation;
-    unsigned url_cursor;
+    struct amqp_url_cursor url_cursor;
     long inflight; /* jobs handed out and not yet answered */
     int consuming;
     char consumer_tag[64];
@@ -298,10 +298,12 @@ static int declare_and_consume(struct worker *w, char *err, size_t errlen)
 
 static void try_connect(struct worker *w)
 {
-    char err[256], host[300];
+    struct amqp_conn_opts opts;
+    char err[1024], host[300];
 
-    w->conn = amqp_conn_open(w->cfg->amqp_url, &w->url_cursor, 2000, host,
-                             sizeof(host), err, sizeof(err));
+    amqp_conn_opts_init(&opts, w->cfg, "weather-service");
+    w->conn = amqp_conn_open(&opts, &w->url_cursor, host, sizeof(host), err,
+                             sizeof(err));
     if (w->conn == NULL) {
         log_warn("broker: %s", err);
         return;
