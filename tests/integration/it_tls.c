@@ -3,7 +3,8 @@
  * (scripts/broker.sh --tls: a CA and certificates made by
  * scripts/tls-certs.sh at run time, the server's valid for "localhost"
  * only): the whole stack answers over TLS; what the broker sees of the
- * daemons (client properties, capabilities, connection names); a wrong
+ * daemons (client properties, capabilities, connection names) and a
+ * capability at work (basic.cancel when the queue is deleted); a wrong
  * host name, an untrusted CA and the system store; mutual TLS; and the
  * start-up checks of AMQP_URL and the TLS files.
  */
@@ -229,6 +230,22 @@ static void test_client_properties_plain(void **state)
     assert_int_equal(h_stop(s.workers[0], SIGTERM, 10000), 0);
 }
 
+/* consumer_cancel_notify at work: the broker tells the worker that its
+ * queue was deleted (basic.cancel), and the worker declares it again and
+ * consumes, by itself.  Without the capability the broker says nothing and
+ * the worker idles for good. */
+static void test_consumer_cancel_notify(void **state)
+{
+    struct h_stack s = {0};
+
+    (void)state;
+    h_stack_start(&s, "tls-cancel", 1, NULL, NULL);
+    assert_int_equal(h_broker_ctl("delete_queue rpc-weather_service"), 0);
+    if (h_wait_consumers(1, 20000) != 0)
+        fail_msg("the worker did not consume again (logs in %s)", s.logdir);
+    h_stack_stop(&s);
+}
+
 /* The certificate names "localhost"; 127.0.0.1 is not it. */
 static void test_wrong_host_name(void **state)
 {
@@ -379,6 +396,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_stack_over_tls, h_kill_all_teardown),
         cmocka_unit_test_teardown(test_client_properties_plain,
+                                  h_kill_all_teardown),
+        cmocka_unit_test_teardown(test_consumer_cancel_notify,
                                   h_kill_all_teardown),
         cmocka_unit_test_teardown(test_wrong_host_name, h_kill_all_teardown),
         cmocka_unit_test_teardown(test_untrusted_ca, h_kill_all_teardown),
