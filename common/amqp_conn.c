@@ -22,11 +22,11 @@
 
 #include "config.h"
 #include "errors.h"
+#include "rng.h"
 
 #include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -35,44 +35,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 /* ---- randomness -----------------------------------------------------------
  */
-
-/* Fills buf from the kernel CSPRNG.  getrandom exists since Linux 3.17;
- * without it (ENOSYS, seccomp) /dev/urandom; with neither, no safe ids
- * can be made and the process aborts. */
-static void random_bytes(void *buf, size_t len)
-{
-    unsigned char *p = buf;
-
-    while (len > 0) {
-        ssize_t n = getrandom(p, len, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-            if (fd < 0)
-                abort();
-            while (len > 0) {
-                n = read(fd, p, len);
-                if (n < 0 && errno == EINTR)
-                    continue;
-                if (n <= 0)
-                    abort();
-                p += n;
-                len -= (size_t)n;
-            }
-            close(fd);
-            return;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-}
 
 /*
  * UUIDs take 16 bytes from a per-thread pool of kernel random bytes,
@@ -101,7 +68,7 @@ static void pool_take(unsigned char out[16])
 {
     pthread_once(&pool_once, pool_register);
     if (pool_left < 16) {
-        random_bytes(pool, sizeof(pool));
+        rng_secure(pool, sizeof(pool));
         pool_left = sizeof(pool);
     }
     memcpy(out, pool + (sizeof(pool) - pool_left), 16);
@@ -127,23 +94,6 @@ void amqp_conn_uuid4(char out[37])
     out[o] = '\0';
 }
 
-/* Backoff jitter and the random first node need no secrecy: a cheap
- * per-thread xorshift64*, seeded from the kernel. */
-static _Thread_local uint64_t rng_state;
-
-static uint64_t rng_next(void)
-{
-    uint64_t x = rng_state;
-
-    while (x == 0)
-        random_bytes(&x, sizeof(x));
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    rng_state = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-
 int amqp_conn_backoff_ms(unsigned attempt)
 {
     unsigned d = 100;
@@ -152,7 +102,7 @@ int amqp_conn_backoff_ms(unsigned attempt)
         d *= 2;
     if (d > 5000)
         d = 5000;
-    return (int)(d / 2 + rng_next() % (d / 2 + 1));
+    return (int)(d / 2 + rng_below(d / 2 + 1));
 }
 
 /* ---- small helpers --------------------------------------------------------
@@ -599,7 +549,7 @@ amqp_connection_state_t amqp_conn_open(const struct amqp_conn_opts *o,
                                        char *err, size_t errlen)
 {
     unsigned n = amqp_url_list_count(o->url_list), i;
-    uint32_t rnd = (uint32_t)(rng_next() >> 32);
+    uint32_t rnd = (uint32_t)(rng_u64() >> 32);
     size_t used = 0;
 
     if (errlen > 0)

@@ -111,14 +111,14 @@ int amqp_conn_check(amqp_connection_state_t conn, const char *what, char *err,
 
 /*
  * Capped, jittered exponential backoff: attempt 0 -> ~100 ms, doubling to a
- * cap of 5 s, each value drawn from [d/2, d] (a per-thread xorshift seeded
- * from getrandom: jitter needs no secrecy).
+ * cap of 5 s, each value drawn from [d/2, d] (rng_u64: jitter needs no
+ * secrecy).
  */
 int amqp_conn_backoff_ms(unsigned attempt);
 
 /*
  * Writes a random (version 4) UUID string, 36 characters and a NUL, into
- * out.  The 122 random bits come from the kernel's CSPRNG (getrandom), so
+ * out.  The 122 random bits come from the kernel's CSPRNG (rng_secure), so
  * one id tells nothing about the next (they are request ids and
  * correlation ids).  Thread-safe; fork-safe.
  */

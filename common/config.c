@@ -20,7 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum cfg_type { T_STR, T_LONG, T_LEVEL, T_FORMAT, T_WEATHER, T_MUSIC };
+enum cfg_type { T_STR, T_LONG, T_LEVEL, T_FORMAT, T_WEATHER, T_MUSIC, T_QTYPE };
 
 struct cfg_row {
     const char *env;
@@ -73,6 +73,10 @@ static const struct cfg_row cfg_table[] = {
     {"DRAIN_TIMEOUT_MS", "drain-timeout-ms", T_LONG, OFF(drain_timeout_ms), 0,
      600000, "10000", CFG_BOTH, 0,
      "on SIGTERM, wait this long for calls in flight"},
+    {"RPC_QUEUE_TYPE", "rpc-queue-type", T_QTYPE, OFF(rpc_queue_quorum), 0, 0,
+     "classic", CFG_WORKER, 0,
+     "classic or quorum: the type rpc-weather_service is declared with when "
+     "it does not exist yet (an existing queue is used as it is)"},
     {"WORKER_CONCURRENCY", "worker-concurrency", T_LONG,
      OFF(worker_concurrency), 1, 1024, "16", CFG_WORKER, 0,
      "RPC calls one worker process serves at once"},
@@ -125,6 +129,7 @@ static const struct cfg_row cfg_table[] = {
 static const char *const weather_names[] = {"auto", "openweathermap",
                                             "open-meteo"};
 static const char *const music_names[] = {"auto", "spotify", "catalog"};
+static const char *const qtype_names[] = {"classic", "quorum"};
 
 static int name_index(const char *const *names, size_t n, const char *s)
 {
@@ -244,6 +249,13 @@ static int cfg_set(struct config *cfg, const struct cfg_row *r, const char *val)
         }
         *ip = i;
         return 0;
+    case T_QTYPE:
+        if ((i = name_index(qtype_names, 2, val)) < 0) {
+            cfg_bad(r, val, "want classic or quorum");
+            return -1;
+        }
+        *ip = i;
+        return 0;
     }
     return -1;
 }
@@ -301,6 +313,9 @@ static void cfg_value(const struct config *cfg, const struct cfg_row *r,
         break;
     case T_MUSIC:
         snprintf(buf, cap, "%s", music_names[*ip % 3]);
+        break;
+    case T_QTYPE:
+        snprintf(buf, cap, "%s", qtype_names[*ip % 2]);
         break;
     }
 }

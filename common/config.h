@@ -36,6 +36,7 @@ struct config {
     long http_max_per_ip;
     long http_idle_timeout_s;
     long drain_timeout_ms;
+    int rpc_queue_quorum; /* RPC_QUEUE_TYPE: 0 classic, 1 quorum */
     long worker_concurrency;
     long metrics_port; /* 0 = off */
     int weather_provider; /* resolved: never WEATHER_AUTO after cfg_load */

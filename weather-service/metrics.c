@@ -139,6 +139,11 @@ void wmetrics_call_end(const char *method, const char *exc_type, double seconds)
     atomic_fetch_sub_explicit(&calls_inflight, 1, RELAXED);
 }
 
+void wmetrics_call_abandon(void)
+{
+    atomic_fetch_sub_explicit(&calls_inflight, 1, RELAXED);
+}
+
 void wmetrics_provider_enable(int provider)
 {
     if (provider_ok(provider))

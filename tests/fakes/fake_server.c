@@ -64,6 +64,7 @@ struct server {
     long long total;
     long long count[R_COUNT];
     char *last[R_COUNT];
+    char *last_trace[R_COUNT]; /* traceparent of the last request */
     struct fault *faults, *faults_tail;
     size_t n_faults;
     uint64_t token_key, token_epoch, token_serial;
@@ -177,8 +178,10 @@ void server_destroy(struct server *srv)
     if (srv == NULL)
         return;
     faults_clear(srv);
-    for (int i = 0; i < R_COUNT; i++)
+    for (int i = 0; i < R_COUNT; i++) {
         free(srv->last[i]);
+        free(srv->last_trace[i]);
+    }
     pthread_cond_destroy(&srv->wake);
     pthread_mutex_destroy(&srv->lock);
     free(srv);
@@ -355,6 +358,8 @@ static void serve_api(const struct call *c, struct reply *r)
     enum route_id id = route_find(c);
     const struct route *rt = &routes[id];
     char *last = fu_escape_raw(c->raw_query, LAST_MAX);
+    const char *tp = call_header(c, "traceparent");
+    char *trace = tp != NULL ? fu_escape_raw(tp, 128) : NULL;
     struct fault f;
     bool faulted;
     long latency;
@@ -366,6 +371,8 @@ static void serve_api(const struct call *c, struct reply *r)
         free(srv->last[id]);
         srv->last[id] = last;
     }
+    free(srv->last_trace[id]);
+    srv->last_trace[id] = trace;
     faulted = faults_take(srv, rt->label, c->path, &f);
     latency = srv->latency_ms;
     pthread_mutex_unlock(&srv->lock);
@@ -492,9 +499,13 @@ static void ctl_requests(const struct call *c, struct reply *r)
 {
     struct server *srv = c->srv;
     json_t *paths = json_object(), *last = json_object(), *j;
+    json_t *traces = json_object();
 
     pthread_mutex_lock(&srv->lock);
     for (int i = 0; i < R_COUNT && paths != NULL && last != NULL; i++) {
+        if (srv->last_trace[i] != NULL && traces != NULL)
+            json_object_set_new(traces, routes[i].label,
+                                json_string(srv->last_trace[i]));
         if (srv->count[i] == 0)
             continue;
         json_object_set_new(paths, routes[i].label,
@@ -503,8 +514,9 @@ static void ctl_requests(const struct call *c, struct reply *r)
             json_object_set_new(last, routes[i].label,
                                 json_string(srv->last[i]));
     }
-    j = json_pack("{s:I,s:o,s:o,s:I,s:I}", "total", (json_int_t)srv->total,
-                  "paths", paths, "last", last, "faults_pending",
+    j = json_pack("{s:I,s:o,s:o,s:o,s:I,s:I}", "total",
+                  (json_int_t)srv->total, "paths", paths, "last", last,
+                  "traceparent", traces, "faults_pending",
                   (json_int_t)faults_pending(srv), "latency_ms",
                   (json_int_t)srv->latency_ms);
     pthread_mutex_unlock(&srv->lock);
@@ -521,6 +533,8 @@ static void ctl_reset(const struct call *c, struct reply *r)
         srv->count[i] = 0;
         free(srv->last[i]);
         srv->last[i] = NULL;
+        free(srv->last_trace[i]);
+        srv->last_trace[i] = NULL;
     }
     faults_clear(srv);
     srv->latency_ms = srv->cfg.latency_ms;

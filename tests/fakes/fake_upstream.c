@@ -71,7 +71,8 @@
  *   POST /_fake/expire-tokens     every token issued so far now answers
  *                                 401 "The access token expired"
  *   GET  /_fake/requests          {"total":N,"paths":{label:count},
- *       "last":{label:"raw query"},"faults_pending":F,"latency_ms":L}
+ *       "last":{label:"raw query"},"traceparent":{label:"header"},
+ *       "faults_pending":F,"latency_ms":L}
  *       Labels are the paths, except "/v1/search(geocoding)" and
  *       "/v1/search(spotify)", and "(unknown)" for every other path.
  *       Raw queries are kept as sent (first 4 KiB, bytes outside
