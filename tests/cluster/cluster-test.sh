@@ -13,12 +13,14 @@
 # (at most CLUSTER_RECOVER_S) for full service: both workers consuming and
 # 3 s of 200s in a row.  Nothing restarts a daemon.
 #
-# Per fault it reports requests sent, failed (non-200) by status, the
-# seconds of errors (first to last failed request), requests lost or hung
+# Per fault (the requests that ended between its kill and the next one) it
+# reports requests sent, failed (non-200) by status, the seconds of errors
+# (err_s: seconds of the clock with a failed request; span_s: first to
+# last failed request), requests lost or hung
 # (no HTTP answer within RPC_TIMEOUT_MS + 1 s), answers later than
 # RPC_TIMEOUT_MS + 0.5 s, and whether and when full service came back.
-# Pass (every fault): none lost or hung, none late, errors for at most
-# CLUSTER_MAX_ERROR_S seconds, full service back.  Exit 1 otherwise (the
+# Pass (every fault): none lost or hung, none late, errors in at most
+# CLUSTER_MAX_ERROR_S seconds (err_s), full service back.  Exit 1 otherwise (the
 # report is printed either way; CLUSTER_REPORT_ONLY=1 exits 0 after it).
 #
 # Needs the build (TEMPO_BUILD_DIR, default build/; built here if missing)
@@ -58,7 +60,7 @@ cleanup() {
     [ -n "$load_pid" ] && kill "$load_pid" 2>/dev/null
     for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
     wait 2>/dev/null
-    cp "$work"/*.log "$logs"/ 2>/dev/null
+    cp "$work"/*.log "$work"/load.txt "$logs"/ 2>/dev/null
     for d in "$work"/rmq/node*; do
         [ -d "$d" ] && cp "$d/server.out" "$logs/$(basename "$d")-server.out" 2>/dev/null
     done
@@ -232,15 +234,18 @@ kill -0 "$gw_pid" 2>/dev/null || say "the gateway died"
 # ---- report -----------------------------------------------------------------
 end=$(now_ms)
 fail=0
-printf '\n%-9s %-34s %6s %6s %5s %5s %5s %6s %6s %8s %7s %s\n' fault node sent \
-    failed 503 504 other lost late err_s max_ms "full service back"
+printf '\n%-9s %-34s %6s %6s %5s %5s %5s %5s %5s %5s %6s %7s %s\n' fault node \
+    sent failed 503 504 other lost late err_s span_s max_ms "full service back"
 for i in 0 1 2; do
     from=${f_kill[i]}
     to=$end
     [ "$i" -lt 2 ] && to=${f_kill[i + 1]}
-    read -r sent failed s503 s504 other lost late err_s max_ms < <(
+    read -r sent failed s503 s504 other lost late err_s span_s max_ms < <(
         awk -v from="$from" -v to="$to" -v lim="$rpc_timeout_ms" '
-            $1 >= from && $1 < to {
+            # A request belongs to the fault during which it ended: one in
+            # flight when a node is killed fails because of that kill.
+            { end = $1 + $3 }
+            end >= from && end < to {
                 n++
                 if ($3 > max) max = $3
                 if ($2 == 0) lost++
@@ -249,20 +254,23 @@ for i in 0 1 2; do
                     bad++
                     if ($2 == 503) s503++; else if ($2 == 504) s504++
                     else if ($2 != 0) other++
-                    if (first == 0) first = $1
-                    last = $1
+                    if (first == 0) first = end
+                    last = end
+                    sec = int(end / 1000)
+                    if (!(sec in seen)) { seen[sec] = 1; secs++ }
                 }
             }
             END {
-                printf "%d %d %d %d %d %d %d %.1f %d\n", n, bad, s503, s504,
-                       other, lost, late, bad ? (last - first) / 1000 : 0, max
+                printf "%d %d %d %d %d %d %d %d %.1f %d\n", n, bad, s503, s504,
+                       other, lost, late, secs, bad ? (last - first) / 1000 : 0,
+                       max
             }' "$work/load.txt")
     back="no (not within ${recover_s} s of the restart)"
     [ "${f_ok[i]}" = yes ] &&
         back="yes, $(( (f_okat[i] - f_kill[i]) / 1000 )) s after the kill"
-    printf '%-9s %-34s %6d %6d %5d %5d %5d %6d %6d %8s %7d %s\n' "${f_name[i]}" \
-        "${f_node[i]}" "$sent" "$failed" "$s503" "$s504" "$other" "$lost" \
-        "$late" "$err_s" "$max_ms" "$back"
+    printf '%-9s %-34s %6d %6d %5d %5d %5d %5d %5d %5d %6s %7d %s\n' \
+        "${f_name[i]}" "${f_node[i]}" "$sent" "$failed" "$s503" "$s504" \
+        "$other" "$lost" "$late" "$err_s" "$span_s" "$max_ms" "$back"
     verdict=pass
     if [ "$lost" -gt 0 ] || [ "$late" -gt 0 ] || [ "${f_ok[i]}" != yes ] ||
        awk -v e="$err_s" -v m="$max_error_s" 'BEGIN { exit !(e > m) }'; then
