@@ -61,7 +61,7 @@ struct amqp_loop {
 
     /* the loop's thread only */
     amqp_connection_state_t conn;
-    unsigned url_cursor;
+    struct amqp_url_cursor url_cursor;
     unsigned attempt;
     int64_t retry_at;
     int ever_connected;
@@ -128,10 +128,9 @@ void amqp_loop_drop(struct amqp_loop *l, const char *why)
 
 static void try_connect(struct amqp_loop *l)
 {
-    char err[256], host[300];
+    char err[1024], host[300];
 
-    l->conn = amqp_conn_open(l->opts.url_list, &l->url_cursor,
-                             l->opts.connect_timeout_ms, host, sizeof(host),
+    l->conn = amqp_conn_open(&l->opts.conn, &l->url_cursor, host, sizeof(host),
                              err, sizeof(err));
     if (l->conn == NULL) {
         log_warn("broker: %s", err);

@@ -28,6 +28,8 @@
 #ifndef TEMPO_AMQP_LOOP_H
 #define TEMPO_AMQP_LOOP_H
 
+#include "amqp_conn.h"
+
 #include <amqp.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -90,9 +92,10 @@ struct amqp_loop_ops {
 };
 
 struct amqp_loop_opts {
-    const char *url_list;   /* AMQP_URL (borrowed; outlives the loop) */
-    int connect_timeout_ms; /* per TCP connect and login */
-    const char *name;       /* connection_name shown by the broker */
+    /* AMQP_URL, the TLS files, the connect budget and the connection_name
+     * the broker shows: fill with amqp_conn_opts_init (strings borrowed;
+     * they outlive the loop). */
+    struct amqp_conn_opts conn;
 };
 
 /*

@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include "amqp_conn.h"
 #include "log.h"
 
 #include <errno.h>
@@ -38,7 +39,18 @@ struct cfg_row {
 static const struct cfg_row cfg_table[] = {
     {"AMQP_URL", "amqp-url", T_STR, OFF(amqp_url), 0, 0,
      "amqp://guest:guest@localhost:5672/", CFG_BOTH, 1,
-     "broker URL; a comma-separated list fails over between nodes"},
+     "broker URL, amqp:// or amqps:// (TLS); a comma-separated list "
+     "fails over between nodes (write a comma inside a password as %2C)"},
+    {"AMQP_CA_FILE", "amqp-ca-file", T_STR, OFF(amqp_ca_file), 0, 0, "",
+     CFG_BOTH, 0,
+     "amqps://: PEM file of the CA certificates that sign the broker's "
+     "certificate (default: the system store)"},
+    {"AMQP_CERT_FILE", "amqp-cert-file", T_STR, OFF(amqp_cert_file), 0, 0, "",
+     CFG_BOTH, 0,
+     "amqps://: PEM client certificate (chain) for mutual TLS, with "
+     "AMQP_KEY_FILE"},
+    {"AMQP_KEY_FILE", "amqp-key-file", T_STR, OFF(amqp_key_file), 0, 0, "",
+     CFG_BOTH, 0, "amqps://: PEM private key (unencrypted) of AMQP_CERT_FILE"},
     {"LOG_LEVEL", "log-level", T_LEVEL, OFF(log_level), 0, 0, "info", CFG_BOTH,
      0, "debug, info, warn or error"},
     {"LOG_FORMAT", "log-format", T_FORMAT, OFF(log_json), 0, 0, "text",
@@ -362,7 +374,7 @@ void cfg_print(const struct config *cfg, int who, FILE *out)
             continue;
         cfg_value(cfg, r, buf, sizeof(buf));
         if (strcmp(r->env, "AMQP_URL") == 0)
-            cfg_mask_url(buf);
+            amqp_url_list_mask(cfg->amqp_url, buf, sizeof(buf));
         fprintf(out, "%s=", r->env);
         print_escaped(out, buf);
         fputc('\n', out);
@@ -426,6 +438,23 @@ static int cfg_resolve(struct config *cfg)
         cfg->worker_id = strdup(id);
         if (cfg->worker_id == NULL)
             abort();
+    }
+    return 0;
+}
+
+/* AMQP_URL and the TLS files: what can never connect stops at start. */
+static int cfg_check_amqp(const struct config *cfg)
+{
+    char err[512];
+
+    if (amqp_url_list_check(cfg->amqp_url, err, sizeof(err)) < 0) {
+        fprintf(stderr, "config: AMQP_URL: %s\n", err);
+        return -1;
+    }
+    if (amqp_conn_tls_check(cfg->amqp_ca_file, cfg->amqp_cert_file,
+                            cfg->amqp_key_file, err, sizeof(err)) < 0) {
+        fprintf(stderr, "config: %s\n", err);
+        return -1;
     }
     return 0;
 }
@@ -508,7 +537,7 @@ enum cfg_result cfg_load(struct config *cfg, int who, const char *prog,
             return CFG_ERROR;
     }
 
-    if (cfg_resolve(cfg) < 0)
+    if (cfg_resolve(cfg) < 0 || cfg_check_amqp(cfg) < 0)
         return CFG_ERROR;
     if (check) {
         cfg_print(cfg, who, stdout);

@@ -24,6 +24,9 @@ enum cfg_provider_music { MUSIC_AUTO = 0, MUSIC_SPOTIFY, MUSIC_CATALOG };
  */
 struct config {
     char *amqp_url;
+    char *amqp_ca_file;   /* "" = the system CA store */
+    char *amqp_cert_file; /* "" = no client certificate */
+    char *amqp_key_file;
     int log_level; /* enum log_level */
     int log_json;
     char *gateway_addr;

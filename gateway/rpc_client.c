@@ -528,11 +528,12 @@ struct rpc_client *rpc_client_create(const struct config *cfg, rpc_done_fn done,
         .tick = on_tick,
         .drained = on_drained,
     };
-    struct amqp_loop_opts opts = {cfg->amqp_url, 2000, "tempo gateway"};
+    struct amqp_loop_opts opts;
     struct rpc_client *c = calloc(1, sizeof(*c));
 
     if (c == NULL)
         return NULL;
+    amqp_conn_opts_init(&opts.conn, cfg, "gateway");
     c->cfg = cfg;
     c->done = done;
     c->ud = ud;

@@ -638,12 +638,13 @@ struct worker *worker_create(const struct config *cfg, struct service *svc)
         .stopping = on_stopping,
         .drained = on_drained,
     };
-    struct amqp_loop_opts opts = {cfg->amqp_url, 2000, "tempo weather-service"};
+    struct amqp_loop_opts opts;
     struct worker *w = calloc(1, sizeof(*w));
     long i;
 
     if (w == NULL)
         return NULL;
+    amqp_conn_opts_init(&opts.conn, cfg, "weather-service");
     w->cfg = cfg;
     w->svc = svc;
     pthread_mutex_init(&w->lock, NULL);

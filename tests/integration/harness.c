@@ -26,6 +26,8 @@
 #include <cmocka.h>
 
 static char broker_url[600];
+static char broker_tls_dir[600];
+static int broker_tls_port;
 
 /* Every process the harness started and has not reaped: killed at exit
  * or by h_kill_all, so a failed test never leaves daemons behind (they
@@ -102,6 +104,10 @@ static void load_broker(void)
             broker_port = atoi(line + 12);
         else if (strncmp(line, "BROKER_URL=", 11) == 0)
             snprintf(broker_url, sizeof(broker_url), "%s", line + 11);
+        else if (strncmp(line, "BROKER_TLS_PORT=", 16) == 0)
+            broker_tls_port = (int)strtol(line + 16, NULL, 10);
+        else if (strncmp(line, "BROKER_TLS_DIR=", 15) == 0)
+            snprintf(broker_tls_dir, sizeof(broker_tls_dir), "%s", line + 15);
     }
     fclose(f);
     assert_true(broker_port > 0);
@@ -117,6 +123,20 @@ int h_broker_port(void)
 {
     load_broker();
     return broker_port;
+}
+
+int h_broker_tls_port(void)
+{
+    load_broker();
+    if (broker_tls_port <= 0)
+        fail_msg("the broker fixture has no TLS listener (broker.sh --tls)");
+    return broker_tls_port;
+}
+
+const char *h_broker_tls_dir(void)
+{
+    h_broker_tls_port();
+    return broker_tls_dir;
 }
 
 int h_broker_ctl(const char *args)
@@ -325,6 +345,19 @@ static void add_env(const char **env, int *n, int cap, char *storage,
     len = vsnprintf(storage + *used, total - *used, fmt, ap);
     va_end(ap);
     assert_true(len > 0 && (size_t)len < total - *used);
+    /* A later "K=V" replaces an earlier one: getenv returns the first
+     * match, so a test's AMQP_URL would otherwise lose to the default. */
+    {
+        const char *kv = storage + *used, *eq = strchr(kv, '=');
+        size_t klen = eq != NULL ? (size_t)(eq - kv) + 1 : strlen(kv);
+        int i;
+        for (i = 0; i < *n; i++)
+            if (strncmp(env[i], kv, klen) == 0) {
+                env[i] = kv;
+                *used += (size_t)len + 1;
+                return;
+            }
+    }
     env[(*n)++] = storage + *used;
     *used += (size_t)len + 1;
 }

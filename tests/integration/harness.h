@@ -43,6 +43,12 @@ struct h_stack {
 const char *h_broker_url(void);
 int h_broker_port(void);
 
+/* The fixture's amqps listener (127.0.0.1, certificate for "localhost")
+ * and the directory of scripts/tls-certs.sh's files (ca.pem, client.pem,
+ * other-ca.pem, ...).  Fail the test when the broker has no TLS. */
+int h_broker_tls_port(void);
+const char *h_broker_tls_dir(void);
+
 /* Runs scripts/broker.sh ctl <args> against the private broker. */
 int h_broker_ctl(const char *args);
 
