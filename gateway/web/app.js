@@ -17,20 +17,22 @@
   const errorRegion = document.getElementById('error');
   const result = document.getElementById('result');
 
-  const TITLES = {
-    400: 'Please check what you typed',
-    404: 'Not found',
-    429: 'Too many requests',
-    500: 'Something went wrong in tempo',
-    502: 'The weather or music provider failed',
-    503: 'tempo is not available right now',
-    504: 'tempo took too long to answer',
-  };
-  const WEATHER_SOURCES = {
-    'open-meteo': { label: 'Open-Meteo', credit: 'Open-Meteo.com', url: 'https://open-meteo.com/' },
-    openweathermap: { label: 'OpenWeather', credit: 'OpenWeather', url: 'https://openweathermap.org/' },
-  };
-  const MUSIC_SOURCES = { spotify: 'Spotify', catalog: 'built-in catalog' };
+  // Maps, not objects: keys come from the reply ("constructor" is no key).
+  const TITLES = new Map([
+    ['city_not_found', 'Place not found'],
+    [400, 'Please check what you typed'],
+    [404, 'Not found'],
+    [429, 'Too many requests'],
+    [500, 'Something went wrong in tempo'],
+    [502, 'The weather or music provider failed'],
+    [503, 'tempo is not available right now'],
+    [504, 'tempo took too long to answer'],
+  ]);
+  const WEATHER_SOURCES = new Map([
+    ['open-meteo', { label: 'Open-Meteo', credit: 'Open-Meteo.com', url: 'https://open-meteo.com/' }],
+    ['openweathermap', { label: 'OpenWeather', credit: 'OpenWeather', url: 'https://openweathermap.org/' }],
+  ]);
+  const MUSIC_SOURCES = new Map([['spotify', 'Spotify'], ['catalog', 'built-in catalog']]);
   const BADGES = [
     ['cached', 'cached', 'The worker answered from its recent weather cache.'],
     ['stale', 'stale weather', 'The weather provider failed; this is the last known weather.'],
@@ -128,7 +130,8 @@
     if (status === 400) {
       invalid = /^country/.test(err.message) ? countryInput : cityInput;
     }
-    showError(TITLES[status] || `Unexpected answer (HTTP ${status})`, err.message, detail, invalid);
+    const title = TITLES.get(err.code) || TITLES.get(status) || `Unexpected answer (HTTP ${status})`;
+    showError(title, err.message, detail, invalid);
   }
 
   function placeName(loc) {
@@ -175,8 +178,8 @@
     const place = placeName(loc);
     const temp = `${reply.temperature_c.toFixed(1)} °C`;
     const sources = reply.sources && typeof reply.sources === 'object' ? reply.sources : {};
-    const weather = WEATHER_SOURCES[sources.weather];
-    const music = MUSIC_SOURCES[sources.music];
+    const weather = WEATHER_SOURCES.get(sources.weather);
+    const music = MUSIC_SOURCES.get(sources.music);
 
     const badges = el('ul', { className: 'badges', 'aria-label': 'About this answer' });
     for (const [field, label, why] of BADGES) {
@@ -201,7 +204,7 @@
     }
 
     clear(result);
-    result.append(
+    const parts = [
       el('div', { className: 'result-head' },
         el('h2', { id: 'place' }, place),
         coordinates(loc) ? el('p', { className: 'coords' }, coordinates(loc)) : null),
@@ -215,7 +218,8 @@
       weather
         ? el('p', { className: 'attribution' }, 'Weather data by ',
           externalLink(weather.url, weather.credit, 'weather provider'))
-        : null);
+        : null];
+    result.append(...parts.filter((p) => p !== null));
     tracks.setAttribute('aria-labelledby', 'tracks-title');
     result.hidden = false;
     result.removeAttribute('aria-busy');
@@ -293,11 +297,11 @@
     ask(params, city !== '' ? city : 'that city');
   });
 
-  const GEO_ERRORS = {
-    1: 'The browser did not allow tempo to know your location. Allow it for this page, or type a city.',
-    2: 'The browser could not find your location. Type a city instead.',
-    3: 'Finding your location took too long. Try again, or type a city.',
-  };
+  const GEO_ERRORS = new Map([
+    [1, 'The browser did not allow tempo to know your location. Allow it for this page, or type a city.'],
+    [2, 'The browser could not find your location. Type a city instead.'],
+    [3, 'Finding your location took too long. Try again, or type a city.'],
+  ]);
 
   locateButton.addEventListener('click', () => {
     clearError();
@@ -319,7 +323,7 @@
       });
       ask(params, 'your location');
     }, (err) => {
-      showError('Cannot use your location', GEO_ERRORS[err.code] || 'The browser could not tell tempo where you are.');
+      showError('Cannot use your location', GEO_ERRORS.get(err.code) || 'The browser could not tell tempo where you are.');
     }, { enableHighAccuracy: false, timeout: 15000, maximumAge: 300000 });
   });
 }());

@@ -190,6 +190,15 @@ class Stack:
         self.workers = []
         return codes
 
+    def restart_workers(self, worker_env):
+        """Replaces the workers by new ones with worker_env added."""
+        codes = self.stop_workers()
+        self.worker_env.update(worker_env)
+        for _ in range(self.nworkers):
+            self.start_worker()
+        self.wait_serving()
+        return codes
+
     def stop_gateway(self, port=None):
         """Stops the gateway on port (default: the stack's own); its exit code."""
         port = port or self.port
