@@ -52,7 +52,7 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 ARTIFACTS = os.environ.get("TEMPO_ARTIFACTS", os.path.join(tempfile.gettempdir(), "tempo-artifacts"))
 WORKER_ID = "browser-test:1"
-TTL_S = 4  # the worker's weather cache, short so that "stale" can be seen
+TTL_S = 2  # the worker's weather cache, short so that "stale" can be seen
 SKIP = 77
 
 # What the browser must not see: installed before any script of the page.
