@@ -5,8 +5,9 @@
  * strict Content-Security-Policy, nosniff, an ETag and 304 on a match; any
  * other method gets 405 with Allow; every answer has an X-Request-Id; each
  * route is counted under its own metrics label; the page loads nothing
- * from elsewhere and runs no inline code; and all of it works without a
- * worker.  The browser's view is tests/front/test_browser.py.
+ * from elsewhere and runs no inline code.  The browser's view is
+ * tests/front/test_browser.py; test_openapi.py checks that the page loads
+ * from a gateway without a broker.
  */
 #include "harness.h"
 
@@ -40,7 +41,7 @@ static const struct {
 static int setup(void **state)
 {
     (void)state;
-    h_stack_start(&stack, "front", 0, NULL, NULL); /* no worker needed */
+    h_stack_start(&stack, "front", 1, NULL, NULL);
     return 0;
 }
 
