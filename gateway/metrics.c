@@ -11,7 +11,8 @@
 
 #include "tbuf.h"
 
-static const int statuses[] = {200, 400, 404, 405, 500, 502, 503, 504};
+static const int statuses[] = {200, 400, 404, 405, 414, 429,
+                               431, 500, 502, 503, 504};
 #define NSTATUS (sizeof(statuses) / sizeof(statuses[0]))
 static const char *const route_names[ROUTE__COUNT] = {
     "/weather", "/healthz", "/readyz", "/metrics", "other"};
@@ -21,7 +22,9 @@ static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
 static const char *const codes[] = {"invalid_argument", "city_not_found",
                                     "not_found",        "method_not_allowed",
                                     "upstream_error",   "service_unavailable",
-                                    "timeout",          "internal"};
+                                    "timeout",          "internal",
+                                    "bad_request",      "uri_too_long",
+                                    "header_too_large", "rate_limited"};
 #define NCODES (sizeof(codes) / sizeof(codes[0]))
 
 static atomic_ulong req_count[ROUTE__COUNT][NSTATUS + 1];
