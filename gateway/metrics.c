@@ -30,7 +30,7 @@ static const char *const codes[] = {"invalid_argument", "city_not_found",
 static atomic_ulong req_count[ROUTE__COUNT][NSTATUS + 1];
 static atomic_ulong lat_bucket[ROUTE__COUNT][NBUCKET + 1];
 static atomic_ulong lat_sum_us[ROUTE__COUNT];
-static atomic_ulong rpc_timeouts, rpc_unroutable, reconnects;
+static atomic_ulong rpc_timeouts, rpc_unroutable, reconnects, header_timeouts;
 static atomic_ulong err_codes[NCODES];
 static atomic_int broker_blocked;
 
@@ -75,6 +75,11 @@ void metrics_broker_reconnect(void)
 void metrics_broker_blocked(int blocked)
 {
     atomic_store_explicit(&broker_blocked, blocked ? 1 : 0, RELAXED);
+}
+
+void metrics_header_timeout(void)
+{
+    atomic_fetch_add_explicit(&header_timeouts, 1, RELAXED);
 }
 
 void metrics_error_code(const char *code)
@@ -144,6 +149,13 @@ char *metrics_render(long inflight, int ready, size_t *len)
     for (i = 0; i < NCODES; i++)
         tbuf_printf(&b, "tempo_http_errors_total{code=\"%s\"} %lu\n", codes[i],
                     atomic_load_explicit(&err_codes[i], RELAXED));
+    tbuf_printf(&b,
+                "# HELP tempo_http_header_timeouts_total Connections closed "
+                "because a request's headers were not in within "
+                "HTTP_HEADER_TIMEOUT_MS.\n"
+                "# TYPE tempo_http_header_timeouts_total counter\n"
+                "tempo_http_header_timeouts_total %lu\n",
+                atomic_load_explicit(&header_timeouts, RELAXED));
     tbuf_printf(&b,
                 "# HELP tempo_rpc_inflight RPC calls waiting for a reply.\n"
                 "# TYPE tempo_rpc_inflight gauge\ntempo_rpc_inflight %ld\n"
