@@ -230,10 +230,8 @@ struct dribble {
     int port;
     int n;
     int fds[DRIBBLERS];
-    int cut[DRIBBLERS];
-    double cut_at[DRIBBLERS];
-    volatile int stop;
-    double started;
+    int cut[DRIBBLERS]; /* written by the thread, read by the test */
+    int stop;           /* the other way round; both atomically */
 };
 
 /* One byte of a request line every 2.5 s on each socket, until stopped
@@ -245,19 +243,18 @@ static void *dribble_run(void *arg)
     struct dribble *d = arg;
     size_t pos = 0;
 
-    while (!d->stop) {
+    while (!__atomic_load_n(&d->stop, __ATOMIC_RELAXED)) {
         int i, alive = 0;
         for (i = 0; i < d->n; i++) {
             char c;
-            if (d->cut[i])
+            if (__atomic_load_n(&d->cut[i], __ATOMIC_RELAXED))
                 continue;
             /* The server's end: EOF or reset. */
             if (recv(d->fds[i], &c, 1, MSG_DONTWAIT) == 0 ||
                 (errno != EAGAIN && errno != EWOULDBLOCK) ||
                 send(d->fds[i], req + pos % (sizeof(req) - 1), 1,
                      MSG_NOSIGNAL) != 1) {
-                d->cut[i] = 1;
-                d->cut_at[i] = now_s() - d->started;
+                __atomic_store_n(&d->cut[i], 1, __ATOMIC_RELAXED);
                 continue;
             }
             alive++;
@@ -265,7 +262,7 @@ static void *dribble_run(void *arg)
         if (alive == 0)
             break;
         pos++;
-        for (i = 0; i < 25 && !d->stop; i++)
+        for (i = 0; i < 25 && !__atomic_load_n(&d->stop, __ATOMIC_RELAXED); i++)
             usleep(100000); /* 2.5 s */
     }
     return NULL;
@@ -278,7 +275,6 @@ static void dribble_start(struct dribble *d, int port, int n)
     memset(d, 0, sizeof(*d));
     d->port = port;
     d->n = n;
-    d->started = now_s();
     for (i = 0; i < n; i++)
         d->fds[i] = connect_from(NULL, port); /* queued past the limit */
     assert_int_equal(pthread_create(&d->t, NULL, dribble_run, d), 0);
@@ -297,7 +293,7 @@ static int dribble_wait_all_cut(struct dribble *d, int timeout_s)
             break;
         usleep(200000);
     }
-    d->stop = 1;
+    __atomic_store_n(&d->stop, 1, __ATOMIC_RELAXED);
     pthread_join(d->t, NULL);
     for (i = 0; i < d->n; i++)
         close(d->fds[i]);
