@@ -399,9 +399,11 @@ start_stack() {
     for _ in 1 2 3; do # another process may take the port first
         GW_PORT=$(pick_port)
         [ -n "$GW_PORT" ] || die "no free port"
+        # Every wrk connection comes from 127.0.0.1: no per-address limits.
         start_bg "$name-gateway" env -i PATH="$PATH" HOME="$HOME" \
             AMQP_URL="$BROKER_URL" GATEWAY_ADDR=127.0.0.1 GATEWAY_PORT="$GW_PORT" \
             RPC_TIMEOUT_MS=60000 HTTP_MAX_CONNECTIONS=20000 HTTP_IDLE_TIMEOUT_S=120 \
+            HTTP_MAX_PER_IP=0 RATE_LIMIT_RPS=0 \
             DRAIN_TIMEOUT_MS=2000 LOG_LEVEL=warn "$GATEWAY"
         GW_PID=$STARTED_PID
         for i in $(seq 50); do

@@ -5,22 +5,52 @@
  * bounds, default, help, secret, daemon).  Parsing, --help and
  * --check-config walk the same table, so an option cannot be documented in
  * one place and forgotten in another.  Numbers are parsed whole with bounds
- * (no atoi: "5s" is an error, not 5).  Values of secret rows are never
- * printed, not even in error messages.
+ * (no atoi: "5s" is an error, not 5).  Strings are checked by their type
+ * too (URLs, addresses, CIDR lists, text), so that a value which can never
+ * work stops the daemon at start.  Values of secret rows are never printed,
+ * not even in error messages; the user-info of every URL is masked
+ * wherever a URL is printed.  Secret rows may also come from a file
+ * (<NAME>_FILE, --<flag>-file), read whole and bounded.
  */
 #include "config.h"
 
 #include "amqp_conn.h"
 #include "log.h"
+#include "netaddr.h"
+#include "validate.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-enum cfg_type { T_STR, T_LONG, T_LEVEL, T_FORMAT, T_WEATHER, T_MUSIC, T_QTYPE };
+/*
+ * T_STR is any string; T_QTYPE the RPC queue type (an int); T_URL an
+ * http(s) base URL with a host; T_TEXT
+ * printable UTF-8 (it ends up in JSON replies and log lines); T_IPV4 a
+ * dotted quad; T_CIDRS a netaddr.h list.  All are char * in the struct.
+ */
+enum cfg_type {
+    T_STR,
+    T_LONG,
+    T_LEVEL,
+    T_FORMAT,
+    T_WEATHER,
+    T_MUSIC,
+    T_QTYPE,
+    T_URL,
+    T_TEXT,
+    T_IPV4,
+    T_CIDRS
+};
+
+#define CFG_STR_MAX 4096 /* bytes of any string value, files included */
+#define CFG_TEXT_MAX 255 /* bytes of a T_TEXT value */
 
 struct cfg_row {
     const char *env;
@@ -55,7 +85,7 @@ static const struct cfg_row cfg_table[] = {
      0, "debug, info, warn or error"},
     {"LOG_FORMAT", "log-format", T_FORMAT, OFF(log_json), 0, 0, "text",
      CFG_BOTH, 0, "text, or json for one JSON object per line"},
-    {"GATEWAY_ADDR", "gateway-addr", T_STR, OFF(gateway_addr), 0, 0, "0.0.0.0",
+    {"GATEWAY_ADDR", "gateway-addr", T_IPV4, OFF(gateway_addr), 0, 0, "0.0.0.0",
      CFG_GATEWAY, 0, "HTTP listen address (IPv4)"},
     {"GATEWAY_PORT", "gateway-port", T_LONG, OFF(gateway_port), 1, 65535,
      "5000", CFG_GATEWAY, 0, "HTTP listen port"},
@@ -65,11 +95,29 @@ static const struct cfg_row cfg_table[] = {
      OFF(http_max_connections), 16, 1000000, "10000", CFG_GATEWAY, 0,
      "concurrent HTTP connections accepted"},
     {"HTTP_MAX_PER_IP", "http-max-per-ip", T_LONG, OFF(http_max_per_ip), 0,
-     1000000, "0", CFG_GATEWAY, 0,
+     1000000, "256", CFG_GATEWAY, 0,
      "concurrent connections per client address (0 = no limit)"},
     {"HTTP_IDLE_TIMEOUT_S", "http-idle-timeout-s", T_LONG,
      OFF(http_idle_timeout_s), 1, 3600, "30", CFG_GATEWAY, 0,
      "close an idle HTTP connection after this many seconds"},
+    {"HTTP_HEADER_TIMEOUT_MS", "http-header-timeout-ms", T_LONG,
+     OFF(http_header_timeout_ms), 100, 600000, "5000", CFG_BOTH, 0,
+     "close a connection whose request line and headers are not all in "
+     "after this long"},
+    {"HTTP_MAX_HEADER_BYTES", "http-max-header-bytes", T_LONG,
+     OFF(http_max_header_bytes), 1024, 1048576, "6144", CFG_GATEWAY, 0,
+     "request line plus headers above this get 431 (memory per connection: "
+     "4/3 of it, at least 8 KiB)"},
+    {"RATE_LIMIT_RPS", "rate-limit-rps", T_LONG, OFF(rate_limit_rps), 0,
+     1000000, "0", CFG_GATEWAY, 0,
+     "requests per second per client address, token bucket (0 = off)"},
+    {"RATE_LIMIT_BURST", "rate-limit-burst", T_LONG, OFF(rate_limit_burst), 0,
+     1000000, "0", CFG_GATEWAY, 0,
+     "requests a client may make at once (0 = RATE_LIMIT_RPS)"},
+    {"TRUSTED_PROXIES", "trusted-proxies", T_CIDRS, OFF(trusted_proxies), 0, 0,
+     "", CFG_GATEWAY, 0,
+     "proxies (addresses, CIDR blocks) whose X-Forwarded-For names the "
+     "client; empty = none"},
     {"DRAIN_TIMEOUT_MS", "drain-timeout-ms", T_LONG, OFF(drain_timeout_ms), 0,
      600000, "10000", CFG_BOTH, 0,
      "on SIGTERM, wait this long for calls in flight"},
@@ -89,12 +137,12 @@ static const struct cfg_row cfg_table[] = {
     {"OPENWEATHER_API_KEY", "openweather-api-key", T_STR,
      OFF(openweather_api_key), 0, 0, "", CFG_WORKER, 1,
      "OpenWeatherMap API key"},
-    {"OPENWEATHER_URL", "openweather-url", T_STR, OFF(openweather_url), 0, 0,
+    {"OPENWEATHER_URL", "openweather-url", T_URL, OFF(openweather_url), 0, 0,
      "https://api.openweathermap.org", CFG_WORKER, 0,
      "OpenWeatherMap base URL"},
-    {"OPEN_METEO_URL", "open-meteo-url", T_STR, OFF(open_meteo_url), 0, 0,
+    {"OPEN_METEO_URL", "open-meteo-url", T_URL, OFF(open_meteo_url), 0, 0,
      "https://api.open-meteo.com", CFG_WORKER, 0, "Open-Meteo forecast URL"},
-    {"OPEN_METEO_GEOCODING_URL", "open-meteo-geocoding-url", T_STR,
+    {"OPEN_METEO_GEOCODING_URL", "open-meteo-geocoding-url", T_URL,
      OFF(open_meteo_geocoding_url), 0, 0,
      "https://geocoding-api.open-meteo.com", CFG_WORKER, 0,
      "Open-Meteo geocoding URL"},
@@ -105,9 +153,9 @@ static const struct cfg_row cfg_table[] = {
     {"SPOTIFY_CLIENT_SECRET", "spotify-client-secret", T_STR,
      OFF(spotify_client_secret), 0, 0, "", CFG_WORKER, 1,
      "Spotify client secret"},
-    {"SPOTIFY_API_URL", "spotify-api-url", T_STR, OFF(spotify_api_url), 0, 0,
+    {"SPOTIFY_API_URL", "spotify-api-url", T_URL, OFF(spotify_api_url), 0, 0,
      "https://api.spotify.com", CFG_WORKER, 0, "Spotify Web API URL"},
-    {"SPOTIFY_ACCOUNTS_URL", "spotify-accounts-url", T_STR,
+    {"SPOTIFY_ACCOUNTS_URL", "spotify-accounts-url", T_URL,
      OFF(spotify_accounts_url), 0, 0, "https://accounts.spotify.com",
      CFG_WORKER, 0, "Spotify accounts (token) URL"},
     {"PLAYLIST_SIZE", "playlist-size", T_LONG, OFF(playlist_size), 1, 50, "10",
@@ -120,7 +168,7 @@ static const struct cfg_row cfg_table[] = {
      "timeout of one upstream HTTP call"},
     {"UPSTREAM_RETRIES", "upstream-retries", T_LONG, OFF(upstream_retries), 0,
      10, "2", CFG_WORKER, 0, "retries of an upstream call on timeout or 5xx"},
-    {"WORKER_ID", "worker-id", T_STR, OFF(worker_id), 0, 0, "", CFG_WORKER, 0,
+    {"WORKER_ID", "worker-id", T_TEXT, OFF(worker_id), 0, 0, "", CFG_WORKER, 0,
      "name in replies' \"worker\" field (default host:pid)"},
 };
 
@@ -141,8 +189,9 @@ static int name_index(const char *const *names, size_t n, const char *s)
     return -1;
 }
 
-/* Copies at most 100 bytes of s into buf, control bytes as \xNN, so a bad
- * value cannot break the "one line on stderr" promise. */
+/* Copies at most 100 bytes of s into buf, control and non-ASCII bytes as
+ * \xNN, so a bad value (which may not be UTF-8) cannot break the "one line
+ * on stderr" promise. */
 static void escape_value(char *buf, size_t cap, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
@@ -150,7 +199,7 @@ static void escape_value(char *buf, size_t cap, const char *s)
 
     for (i = 0; s[i] != '\0' && i < 100 && o + 5 < cap; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f) {
+        if (c < 0x20 || c >= 0x7f) {
             buf[o++] = '\\';
             buf[o++] = 'x';
             buf[o++] = hex[c >> 4];
@@ -162,17 +211,117 @@ static void escape_value(char *buf, size_t cap, const char *s)
     buf[o] = '\0';
 }
 
-/* Reports a bad value; secrets are named but never echoed. */
+/* Reports a bad value; secrets are named but never echoed, and a URL is
+ * shown with its user-info masked. */
 static void cfg_bad(const struct cfg_row *r, const char *val, const char *why)
 {
-    char shown[420];
+    char shown[420], masked[101];
 
     if (r->secret) {
         fprintf(stderr, "config: %s: %s\n", r->env, why);
         return;
     }
+    /* Mask first, on the whole value: a prefix cut before the '@' would
+     * not be recognised as user-info. */
+    if (r->type == T_URL && strlen(val) <= CFG_STR_MAX) {
+        char *copy = strdup(val);
+        if (copy == NULL)
+            abort();
+        cfg_mask_url(copy);
+        snprintf(masked, sizeof(masked), "%s", copy);
+        free(copy);
+        val = masked;
+    }
     escape_value(shown, sizeof(shown), val);
     fprintf(stderr, "config: %s=\"%s\": %s\n", r->env, shown, why);
+}
+
+/* A host name of RFC 3986 unreserved characters (no IDN: use punycode). */
+static int is_host_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_' ||
+           c == '~';
+}
+
+/*
+ * An upstream base URL: "http://" or "https://" (any case), an optional
+ * user-info, a host name, IPv4 address or [IPv6] address, an optional
+ * port 1..65535, and an optional path; printable ASCII only, no query or
+ * fragment (paths are appended to it).  curl would accept file://,
+ * gopher:// and more: refusing them here keeps a typo or an injected
+ * setting from reading local files or talking to other protocols.
+ */
+static const char *check_http_url(const char *s)
+{
+    static const char *const why =
+        "want an http:// or https:// URL with a host (no query)";
+    const char *p, *end, *host, *after, *q;
+    size_t i;
+
+    for (i = 0; s[i] != '\0'; i++)
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+            return "want printable ASCII without spaces";
+    if (strncasecmp(s, "http://", 7) == 0)
+        p = s + 7;
+    else if (strncasecmp(s, "https://", 8) == 0)
+        p = s + 8;
+    else
+        return why;
+    if (strpbrk(p, "?#") != NULL)
+        return why;
+    end = p + strcspn(p, "/");
+    host = p;
+    for (q = p; q < end; q++)
+        if (*q == '@')
+            host = q + 1;
+    if (*host == '[') {
+        const char *close = memchr(host, ']', (size_t)(end - host));
+        struct netaddr a;
+        if (close == NULL ||
+            netaddr_parse(host + 1, (size_t)(close - host - 1), &a) < 0 ||
+            memchr(host, ':', (size_t)(close - host)) == NULL)
+            return "want a bracketed IPv6 address like [::1]";
+        after = close + 1;
+    } else {
+        for (after = host; after < end && is_host_char(*after); after++)
+            ;
+        if (after == host)
+            return why;
+    }
+    if (after < end) {
+        long port = 0;
+        if (*after != ':' || after + 1 == end || end - after > 6)
+            return "want host[:port] before the path";
+        for (q = after + 1; q < end; q++) {
+            if (*q < '0' || *q > '9')
+                return "want host[:port] before the path";
+            port = port * 10 + (*q - '0');
+        }
+        if (port < 1 || port > 65535)
+            return "port out of range 1..65535";
+    }
+    return NULL;
+}
+
+/* Printable UTF-8: no C0, DEL or C1 controls, no invalid sequences. */
+static const char *check_text(const char *s)
+{
+    size_t len = strlen(s), i = 0;
+
+    if (len > CFG_TEXT_MAX)
+        return "longer than 255 bytes";
+    while (i < len) {
+        uint32_t cp = 0;
+        size_t n =
+            validate_utf8_decode((const unsigned char *)s + i, len - i, &cp);
+        if (n == 0)
+            return "want valid UTF-8";
+        if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+            return "want no control characters";
+        i += n;
+    }
+    return NULL;
 }
 
 /* An optional '-' then digits, nothing else: strtol alone would skip
@@ -202,10 +351,34 @@ static int cfg_set(struct config *cfg, const struct cfg_row *r, const char *val)
     char why[96];
     int i;
 
+    const char *bad = NULL;
+    struct netaddr a;
+    struct netaddr_list list;
+    char lerr[96];
+
     switch (r->type) {
     case T_STR:
-        if (strlen(val) > 4096) {
+    case T_URL:
+    case T_TEXT:
+    case T_IPV4:
+    case T_CIDRS:
+        if (strlen(val) > CFG_STR_MAX) {
             cfg_bad(r, val, "longer than 4096 bytes");
+            return -1;
+        }
+        if (r->type == T_URL)
+            bad = check_http_url(val);
+        else if (r->type == T_TEXT)
+            bad = check_text(val);
+        else if (r->type == T_IPV4 &&
+                 (netaddr_parse(val, strlen(val), &a) < 0 || a.family != 4 ||
+                  strchr(val, ':') != NULL))
+            bad = "want an IPv4 address like 0.0.0.0 or 127.0.0.1";
+        else if (r->type == T_CIDRS &&
+                 netaddr_list_parse(val, &list, lerr, sizeof(lerr)) < 0)
+            bad = lerr;
+        if (bad != NULL) {
+            cfg_bad(r, val, bad);
             return -1;
         }
         free(*sp);
@@ -275,7 +448,9 @@ static void cfg_help(int who, const char *prog)
             continue;
         printf("  --%-26s %s\n      %s", r->flag, r->env, r->help);
         if (r->secret)
-            printf(" (secret; never printed)\n");
+            printf(" (secret; never printed;\n      or --%s-file / %s_FILE: "
+                   "read it from a file)\n",
+                   r->flag, r->env);
         else if (r->def[0] != '\0')
             printf(" (default: %s)\n", r->def);
         else
@@ -294,6 +469,10 @@ static void cfg_value(const struct config *cfg, const struct cfg_row *r,
 
     switch (r->type) {
     case T_STR:
+    case T_URL:
+    case T_TEXT:
+    case T_IPV4:
+    case T_CIDRS:
         if (r->secret && strcmp(r->env, "AMQP_URL") != 0)
             snprintf(buf, cap, "%s", (*sp)[0] ? "(set)" : "(unset)");
         else
@@ -320,34 +499,30 @@ static void cfg_value(const struct config *cfg, const struct cfg_row *r,
     }
 }
 
-/*
- * Masks the password of every URL in an AMQP_URL list in place.  The
- * user-info ends at the last '@' before the next ',' (a password may hold
- * an unescaped '@'; masking too much is better than too little), and a URL
- * without "scheme://" is masked as well.
- */
 void cfg_mask_url(char *buf)
 {
-    char *p = buf;
+    char *a = buf;
 
-    while (p != NULL && *p != '\0') {
-        char *end = strchr(p, ',');
-        char *scheme, *auth, *at = NULL, *colon, *q;
-        if (end == NULL)
-            end = p + strlen(p);
-        scheme = strstr(p, "://");
-        auth = scheme != NULL && scheme < end ? scheme + 3 : p;
-        for (q = auth; q < end; q++)
+    /* Segment i runs from just after the i-th "://" (or the start) to the
+     * next "://"; its user-info ends at its last '@'. */
+    while (a != NULL && *a != '\0') {
+        char *next = strstr(a, "://");
+        char *end = next != NULL ? next : a + strlen(a);
+        char *at = NULL, *from, *q;
+
+        for (q = a; q < end; q++)
             if (*q == '@')
                 at = q;
-        colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-        if (colon != NULL && at - colon > 1) {
-            size_t rest = (size_t)(end - at);
-            memmove(colon + 2, at, strlen(at) + 1);
-            colon[1] = '*';
-            end = colon + 2 + rest;
+        if (at != NULL) {
+            char *colon = memchr(a, ':', (size_t)(at - a));
+            from = colon != NULL ? colon + 1 : a;
+            if (at > from) {
+                memmove(from + 1, at, strlen(at) + 1);
+                *from = '*';
+            }
         }
-        p = *end ? end + 1 : NULL;
+        next = strstr(a, "://"); /* moved left if something was masked */
+        a = next != NULL ? next + 3 : NULL;
     }
 }
 
@@ -375,21 +550,146 @@ void cfg_print(const struct config *cfg, int who, FILE *out)
         cfg_value(cfg, r, buf, sizeof(buf));
         if (strcmp(r->env, "AMQP_URL") == 0)
             amqp_url_list_mask(cfg->amqp_url, buf, sizeof(buf));
+        else if (r->type == T_URL)
+            cfg_mask_url(buf);
         fprintf(out, "%s=", r->env);
         print_escaped(out, buf);
         fputc('\n', out);
     }
 }
 
-static const struct cfg_row *find_flag(const char *flag, size_t len)
+/* The row of "--<flag>", or of "--<flag>-file" for a secret row (then
+ * *is_file is set). */
+static const struct cfg_row *find_flag(const char *flag, size_t len,
+                                       int *is_file)
 {
     size_t i;
 
+    *is_file = 0;
     for (i = 0; i < CFG_NROWS; i++)
         if (strlen(cfg_table[i].flag) == len &&
             strncmp(cfg_table[i].flag, flag, len) == 0)
             return &cfg_table[i];
+    if (len > 5 && strncmp(flag + len - 5, "-file", 5) == 0)
+        for (i = 0; i < CFG_NROWS; i++)
+            if (cfg_table[i].secret && strlen(cfg_table[i].flag) == len - 5 &&
+                strncmp(cfg_table[i].flag, flag, len - 5) == 0) {
+                *is_file = 1;
+                return &cfg_table[i];
+            }
     return NULL;
+}
+
+/*
+ * Reads a secret from the file at path into *out (new, NUL-terminated):
+ * a regular file (not a FIFO or device, which could block or never end)
+ * of 1..4096 bytes after one trailing "\n" or "\r\n" is dropped, with no
+ * NUL byte.  `name` ("X_FILE" or "--x-file") and the path are shown in
+ * the one error line; the contents never are.  0 or -1.
+ */
+static int read_secret_file(const char *name, const char *path, char **out)
+{
+    char *buf = NULL, shown[420];
+    const char *why = NULL;
+    size_t len = 0;
+    struct stat st;
+    int fd, err = 0;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        err = errno;
+        goto out;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        why = "not a regular file";
+        goto out;
+    }
+    buf = malloc(CFG_STR_MAX + 3);
+    if (buf == NULL)
+        abort();
+    while (len < CFG_STR_MAX + 2) {
+        ssize_t n = read(fd, buf + len, CFG_STR_MAX + 2 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            err = errno;
+            goto out;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    if (len > 0 && buf[len - 1] == '\n') {
+        len--;
+        if (len > 0 && buf[len - 1] == '\r')
+            len--;
+    }
+    if (len > CFG_STR_MAX)
+        why = "longer than 4096 bytes";
+    else if (len == 0)
+        why = "is empty";
+    else if (memchr(buf, '\0', len) != NULL)
+        why = "holds a NUL byte";
+    if (why != NULL)
+        goto out;
+    buf[len] = '\0';
+    *out = buf;
+    buf = NULL;
+out:
+    if (fd >= 0)
+        close(fd);
+    if (buf != NULL) {
+        explicit_bzero(buf, CFG_STR_MAX + 3);
+        free(buf);
+    }
+    if (err != 0 || why != NULL) {
+        escape_value(shown, sizeof(shown), path);
+        fprintf(stderr, "config: %s=\"%s\": %s%s\n", name, shown,
+                err != 0 ? "cannot read: " : "",
+                err != 0 ? strerror(err) : why);
+        return -1;
+    }
+    return 0;
+}
+
+/* Sets row r from the file at path (a secret row's _FILE twin). */
+static int cfg_set_from_file(struct config *cfg, const struct cfg_row *r,
+                             const char *name, const char *path)
+{
+    char *val = NULL;
+    int rc;
+
+    if (read_secret_file(name, path, &val) < 0)
+        return -1;
+    rc = cfg_set(cfg, r, val);
+    explicit_bzero(val, strlen(val));
+    free(val);
+    return rc;
+}
+
+/* The row's environment: NAME, or for a secret row NAME_FILE (not both).
+ * Empty values count as unset. */
+static int cfg_env(struct config *cfg, const struct cfg_row *r)
+{
+    const char *v = getenv(r->env), *fv = NULL;
+    char fname[64];
+
+    if (r->secret) {
+        snprintf(fname, sizeof(fname), "%s_FILE", r->env);
+        fv = getenv(fname);
+    }
+    if (v != NULL && v[0] == '\0')
+        v = NULL;
+    if (fv != NULL && fv[0] == '\0')
+        fv = NULL;
+    if (v != NULL && fv != NULL) {
+        fprintf(stderr, "config: set either %s or %s, not both\n", r->env,
+                fname);
+        return -1;
+    }
+    if (fv != NULL)
+        return cfg_set_from_file(cfg, r, fname, fv);
+    return v != NULL ? cfg_set(cfg, r, v) : 0;
 }
 
 /* Is the name part of "--name[=value]" short and made of [a-z0-9-], so
@@ -428,6 +728,8 @@ static int cfg_resolve(struct config *cfg)
                         "SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET\n");
         return -1;
     }
+    if (cfg->rate_limit_burst == 0)
+        cfg->rate_limit_burst = cfg->rate_limit_rps;
     if (cfg->worker_id[0] == '\0') {
         char host[256], id[300];
         if (gethostname(host, sizeof(host)) != 0)
@@ -462,25 +764,22 @@ static int cfg_check_amqp(const struct config *cfg)
 enum cfg_result cfg_load(struct config *cfg, int who, const char *prog,
                          const char *version, int argc, char **argv)
 {
-    int check = 0;
+    unsigned char seen[CFG_NROWS]; /* per row: 1 = --flag, 2 = --flag-file */
+    int check = 0, is_file = 0;
     size_t i;
     int a;
 
     memset(cfg, 0, sizeof(*cfg));
+    memset(seen, 0, sizeof(seen));
     for (i = 0; i < CFG_NROWS; i++)
         if (cfg_set(cfg, &cfg_table[i], cfg_table[i].def) < 0)
             abort(); /* a bad default is a bug in the table */
 
-    for (i = 0; i < CFG_NROWS; i++) {
-        const char *v;
-        if (!(cfg_table[i].who & who))
-            continue;
-        v = getenv(cfg_table[i].env);
-        /* Empty counts as unset: compose files and .env templates pass
-         * "VAR=" for settings the operator left alone. */
-        if (v != NULL && v[0] != '\0' && cfg_set(cfg, &cfg_table[i], v) < 0)
+    /* Empty counts as unset: compose files and .env templates pass "VAR="
+     * for settings the operator left alone. */
+    for (i = 0; i < CFG_NROWS; i++)
+        if ((cfg_table[i].who & who) && cfg_env(cfg, &cfg_table[i]) < 0)
             return CFG_ERROR;
-    }
 
     for (a = 1; a < argc; a++) {
         const char *arg = argv[a], *val, *eq;
@@ -508,7 +807,8 @@ enum cfg_result cfg_load(struct config *cfg, int who, const char *prog,
             return CFG_ERROR;
         }
         eq = strchr(arg + 2, '=');
-        r = find_flag(arg + 2, eq ? (size_t)(eq - arg - 2) : strlen(arg + 2));
+        r = find_flag(arg + 2, eq ? (size_t)(eq - arg - 2) : strlen(arg + 2),
+                      &is_file);
         if (r == NULL || !(r->who & who)) {
             if (r != NULL)
                 fprintf(stderr,
@@ -530,11 +830,24 @@ enum cfg_result cfg_load(struct config *cfg, int who, const char *prog,
              * it would be echoed if invalid. */
             val = argv[++a];
         } else {
-            fprintf(stderr, "config: --%s needs a value\n", r->flag);
+            fprintf(stderr, "config: --%s%s needs a value\n", r->flag,
+                    is_file ? "-file" : "");
             return CFG_ERROR;
         }
-        if (cfg_set(cfg, r, val) < 0)
+        seen[r - cfg_table] |= is_file ? 2 : 1;
+        if (seen[r - cfg_table] == 3) {
+            fprintf(stderr, "config: give either --%s or --%s-file, not both\n",
+                    r->flag, r->flag);
             return CFG_ERROR;
+        }
+        if (is_file) {
+            char name[64];
+            snprintf(name, sizeof(name), "--%s-file", r->flag);
+            if (cfg_set_from_file(cfg, r, name, val) < 0)
+                return CFG_ERROR;
+        } else if (cfg_set(cfg, r, val) < 0) {
+            return CFG_ERROR;
+        }
     }
 
     if (cfg_resolve(cfg) < 0 || cfg_check_amqp(cfg) < 0)
@@ -553,7 +866,7 @@ void cfg_free(struct config *cfg)
     if (cfg == NULL)
         return;
     for (i = 0; i < CFG_NROWS; i++) {
-        if (cfg_table[i].type == T_STR) {
+        if (cfg_table[i].type == T_STR || cfg_table[i].type >= T_URL) {
             char **sp = (char **)(void *)((char *)cfg + cfg_table[i].off);
             free(*sp);
             *sp = NULL;

@@ -4,7 +4,11 @@
  * a help line and a "secret" mark.  The table drives parsing, --help and
  * --check-config; secrets are never printed.
  *
- * Precedence: default < environment < command line.
+ * Precedence: default < environment < command line.  A secret row can also
+ * be read from a file: environment <NAME>_FILE or flag --<flag>-file (the
+ * Docker secrets convention; one trailing newline is dropped).  Giving a
+ * secret and its file in the same place (both variables, or both flags)
+ * is an error.
  */
 #ifndef TEMPO_CONFIG_H
 #define TEMPO_CONFIG_H
@@ -35,10 +39,15 @@ struct config {
     long http_max_connections;
     long http_max_per_ip;
     long http_idle_timeout_s;
+    long http_header_timeout_ms; /* both daemons (the worker's /metrics) */
+    long http_max_header_bytes;
+    long rate_limit_rps;   /* 0 = off */
+    long rate_limit_burst; /* resolved: RATE_LIMIT_RPS when given as 0 */
+    char *trusted_proxies; /* validated CIDR list (netaddr.h), may be "" */
     long drain_timeout_ms;
     int rpc_queue_quorum; /* RPC_QUEUE_TYPE: 0 classic, 1 quorum */
     long worker_concurrency;
-    long metrics_port; /* 0 = off */
+    long metrics_port;    /* 0 = off */
     int weather_provider; /* resolved: never WEATHER_AUTO after cfg_load */
     char *openweather_api_key;
     char *openweather_url;
@@ -78,7 +87,15 @@ void cfg_free(struct config *cfg);
 /* Writes the effective configuration, secrets masked, one per line. */
 void cfg_print(const struct config *cfg, int who, FILE *out);
 
-/* Replaces the password of each URL in a comma-separated list with "*". */
+/*
+ * Masks the user-info of every URL in buf, in place: "scheme://user:pw@"
+ * becomes "scheme://user:*@", and a user-info without a password (which
+ * may be a token: "https://TOKEN@host") becomes "*".  Works on lists
+ * ("a,b") and whatever the separators are: the user-info of a URL ends at
+ * the last '@' before the next "://", so a password holding ',', '/' or
+ * '@' is masked whole (masking too much is better than too little).  Never
+ * lengthens buf.
+ */
 void cfg_mask_url(char *buf);
 
 #endif

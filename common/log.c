@@ -1,13 +1,17 @@
 /*
  * log.c - see log.h.  A line is formatted into a bounded stack buffer, its
- * control characters escaped, and written with one write(2) so lines from
- * several threads never interleave.  Over-long messages are truncated with
+ * control characters (C0, DEL, C1, Unicode line separators and bidi
+ * overrides) and invalid UTF-8 escaped, and written with one write(2) so lines
+ * from several threads never interleave.  Over-long messages are truncated with
  * "..." rather than split.
  */
 #include "log.h"
 
+#include "validate.h"
+
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,14 +46,37 @@ int log_level_parse(const char *s)
     return -1;
 }
 
-/* Copies src into dst, escaping control characters and backslashes. */
+/*
+ * Does code point cp end or redraw a line on some terminal, pager or log
+ * viewer?  C0 and DEL are handled bytewise; these are the rest: the C1
+ * controls (U+0080..U+009F: NEL, CSI, OSC...), U+2028 LINE SEPARATOR and
+ * U+2029 PARAGRAPH SEPARATOR, and the bidirectional overrides and isolates
+ * (U+202A..U+202E, U+2066..U+2069), which can make a line read differently
+ * from what it holds.
+ */
+static int is_unsafe_cp(uint32_t cp)
+{
+    return (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
+           (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/*
+ * Copies src into dst, escaping backslashes, control characters (C0, DEL)
+ * and every byte that is not part of valid UTF-8 as \xNN, and the unsafe
+ * code points above as \u{XXXX}; with `ascii`, every byte >= 0x80 becomes
+ * \xNN.  The result is valid UTF-8 and one line whatever src holds.
+ */
 static void escape_into(char *dst, size_t cap, const char *src, int ascii)
 {
     static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
+    const unsigned char *s = (const unsigned char *)src;
+    size_t o = 0, left = strlen(src);
 
-    for (; *src != '\0' && o + 5 < cap; src++) {
-        unsigned char c = (unsigned char)*src;
+    while (left > 0 && o + 11 < cap) {
+        unsigned char c = *s;
+        uint32_t cp = 0;
+        size_t n = 1;
+
         if (c == '\\') {
             dst[o++] = '\\';
             dst[o++] = '\\';
@@ -58,9 +85,22 @@ static void escape_into(char *dst, size_t cap, const char *src, int ascii)
             dst[o++] = 'x';
             dst[o++] = hex[c >> 4];
             dst[o++] = hex[c & 15];
-        } else {
+        } else if (c < 0x80) {
             dst[o++] = (char)c;
+        } else if ((n = validate_utf8_decode(s, left, &cp)) == 0) {
+            n = 1; /* not UTF-8: this byte alone, as \xNN */
+            dst[o++] = '\\';
+            dst[o++] = 'x';
+            dst[o++] = hex[c >> 4];
+            dst[o++] = hex[c & 15];
+        } else if (is_unsafe_cp(cp)) {
+            o += (size_t)snprintf(dst + o, cap - o, "\\u{%04x}", (unsigned)cp);
+        } else {
+            memcpy(dst + o, s, n);
+            o += n;
         }
+        s += n;
+        left -= n;
     }
     dst[o] = '\0';
 }

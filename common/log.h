@@ -3,8 +3,11 @@
  *
  * The level is checked in the macro before any argument is evaluated.  Each
  * thread may set the request id it is working for (log_set_request_id); it
- * is printed on every line that thread writes until cleared.  Control
- * characters in messages are escaped, so request data cannot forge lines.
+ * is printed on every line that thread writes until cleared.  In text
+ * lines, control characters (C0, DEL, C1), U+2028/U+2029, bidi overrides
+ * and bytes that are not UTF-8 are escaped (\xNN, \u{XXXX}), so request
+ * data cannot forge, split or disguise lines; JSON lines are escaped by
+ * jansson (and \xNN for text that is not UTF-8).
  * Thread-safe: every line is written with one write(2).
  */
 #ifndef TEMPO_LOG_H

@@ -11,14 +11,21 @@
  *
  * Every error answer goes through reply_error(), which builds the SPEC
  * section 2 JSON and counts the code.
+ *
+ * Before routing, guard.c checks each request's framing and size (on the
+ * first call, before any body is read) and, for routes other than the
+ * operations endpoints, its client's rate; mhd_watch.c gives its headers
+ * a total deadline.
  */
 #include "http.h"
 
 #include "amqp_conn.h"
 #include "config.h"
 #include "errors.h"
+#include "guard.h"
 #include "log.h"
 #include "metrics.h"
+#include "mhd_watch.h"
 #include "nameko.h"
 #include "query.h"
 #include "rpc_client.h"
@@ -38,12 +45,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_QUERY_ARGS 32
-
 struct http_server {
     const struct config *cfg;
     struct MHD_Daemon *daemon;
     struct rpc_client *rpc;
+    struct guard *guard;
+    struct mhd_watch *watch;
     atomic_long active; /* requests between first call and completion */
 };
 
@@ -59,7 +66,12 @@ struct http_req {
     const char *path; /* the route's, once dispatched */
     int status;
     struct timespec start;
-    struct trace trace; /* W3C trace context of this request */
+    struct trace trace;       /* W3C trace context of this request */
+    const char *method, *url; /* libmicrohttpd's, valid until completed */
+    int early_err;            /* found by guard_check, answered when final */
+    const char *early_msg;
+    int must_close; /* answer with Connection: close */
+    long retry_after_s;
 };
 
 struct route {
@@ -86,6 +98,13 @@ static enum MHD_Result queue_response(struct http_req *r, int status,
     MHD_add_response_header(resp, "X-Request-Id", r->rpc.request_id);
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
         MHD_add_response_header(resp, "Allow", "GET, HEAD");
+    if (status == MHD_HTTP_TOO_MANY_REQUESTS) {
+        char ra[24];
+        snprintf(ra, sizeof(ra), "%ld", r->retry_after_s);
+        MHD_add_response_header(resp, "Retry-After", ra);
+    }
+    if (r->must_close) /* libmicrohttpd closes after sending it */
+        MHD_add_response_header(resp, "Connection", "close");
     r->status = status;
     ret = MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
@@ -130,7 +149,8 @@ static enum MHD_Result reply_error(struct http_req *r, int err,
 
     metrics_error_code(code);
     if (status >= 500)
-        log_info("%s -> %d %s: %s", "GET /weather", status, code, message);
+        log_info("%s %s -> %d %s: %s", r->method ? r->method : "?",
+                 r->url ? r->url : "?", status, code, message);
     body = json_pack("{s:{s:i,s:s,s:s}}", "error", "status", status, "code",
                      code, "message", message);
     if (body == NULL) /* message was not valid UTF-8: say only the code */
@@ -143,11 +163,13 @@ static enum MHD_Result reply_error(struct http_req *r, int err,
  */
 
 struct arg_collect {
-    struct query_arg args[MAX_QUERY_ARGS];
-    size_t n;
-    int overflow;
+    struct query_acc acc;
+    int rc;
+    char err[256];
 };
 
+/* Feeds every argument to the query accumulator (which keeps only the
+ * known ones); stops at its first error. */
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind,
                                    const char *key, size_t key_size,
                                    const char *value, size_t value_size)
@@ -155,33 +177,26 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind,
     struct arg_collect *ac = cls;
 
     (void)kind;
-    (void)key_size;
-    if (ac->n == MAX_QUERY_ARGS) {
-        ac->overflow = 1;
-        return MHD_NO;
-    }
-    ac->args[ac->n].key = key;
-    ac->args[ac->n].value = value;
-    ac->args[ac->n].value_len = value ? value_size : 0;
-    ac->n++;
-    return MHD_YES;
+    ac->rc = query_acc_add(&ac->acc, key, key_size, value, value_size, ac->err,
+                           sizeof(ac->err));
+    return ac->rc < 0 ? MHD_NO : MHD_YES;
 }
 
 static enum MHD_Result route_weather(struct http_req *r)
 {
     struct arg_collect ac;
     json_t *kwargs = NULL;
-    char err[256];
     int rc;
 
-    memset(&ac, 0, sizeof(ac));
+    query_acc_init(&ac.acc);
+    ac.rc = 0;
+    ac.err[0] = '\0';
     MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg,
                                 &ac);
-    if (ac.overflow)
-        return reply_error(r, TEMPO_EINVAL, "too many query arguments");
-    rc = query_parse(ac.args, ac.n, &kwargs, err, sizeof(err));
+    rc = ac.rc < 0 ? ac.rc
+                   : query_acc_finish(&ac.acc, &kwargs, ac.err, sizeof(ac.err));
     if (rc < 0)
-        return reply_error(r, rc, err);
+        return reply_error(r, rc, ac.err);
     r->rpc.body = nameko_call_encode(kwargs);
     json_decref(kwargs);
     if (r->rpc.body == NULL)
@@ -303,10 +318,21 @@ static enum MHD_Result dispatch(struct http_req *r, const char *url,
     for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
         if (strcmp(url, routes[i].path) == 0)
             break;
+    if (i < sizeof(routes) / sizeof(routes[0])) {
+        r->route = routes[i].metric;
+        r->path = routes[i].path;
+    }
+    if (r->early_err < 0)
+        return reply_error(r, r->early_err, r->early_msg);
+    /* Probes and scrapes are never rate limited; everything else is,
+     * before it can cost anything (the broker above all). */
+    if (r->route != ROUTE_HEALTHZ && r->route != ROUTE_READYZ &&
+        r->route != ROUTE_METRICS &&
+        guard_rate(r->srv->guard, r->conn, &r->retry_after_s) < 0)
+        return reply_error(r, TEMPO_ERATELIMIT,
+                           "too many requests from this client");
     if (i == sizeof(routes) / sizeof(routes[0]))
         return reply_error(r, TEMPO_ENOTFOUND, "no such endpoint");
-    r->route = routes[i].metric;
-    r->path = routes[i].path;
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return reply_error(r, TEMPO_EMETHOD, "only GET and HEAD are allowed");
     return routes[i].handler(r);
@@ -329,20 +355,28 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
     struct http_req *r = *con_cls;
     enum MHD_Result ret = MHD_YES;
 
-    (void)version;
     (void)upload_data;
     if (r == NULL) {
+        mhd_watch_headers_done(srv->watch, conn);
         r = calloc(1, sizeof(*r));
         if (r == NULL)
             return MHD_NO;
         r->srv = srv;
         r->conn = conn;
         r->route = ROUTE_OTHER;
+        r->method = method;
+        r->url = url;
         clock_gettime(CLOCK_MONOTONIC, &r->start);
         set_request_context(r, conn);
         *con_cls = r;
         atomic_fetch_add(&srv->active, 1);
-        if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
+        r->early_err =
+            guard_check(srv->guard, conn, method, version,
+                        mhd_watch_uri_len(conn), &r->early_msg, &r->must_close);
+        /* Framing that cannot be trusted is answered now: libmicrohttpd
+         * then reads no body and closes the connection. */
+        if ((r->early_err == 0 || !r->must_close) &&
+            (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0))
             return MHD_YES;
         r->state = REQ_ANSWERED;
         log_set_context(r->rpc.request_id, r->trace.trace_id);
@@ -379,7 +413,8 @@ static void request_completed(void *cls, struct MHD_Connection *conn,
     struct http_server *srv = cls;
     struct http_req *r = *con_cls;
 
-    (void)conn;
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        mhd_watch_request_done(srv->watch, conn); /* the next request's */
     if (r == NULL)
         return;
     if (r->status == 0 && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
@@ -421,16 +456,30 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 /* ---- public ---------------------------------------------------------------
  */
 
+static void on_header_timeout(void *ud)
+{
+    (void)ud;
+    metrics_header_timeout();
+}
+
 struct http_server *http_server_create(const struct config *cfg)
 {
     struct http_server *s = calloc(1, sizeof(*s));
+    char err[128];
 
     if (s == NULL)
         return NULL;
     s->cfg = cfg;
+    s->guard = guard_create(cfg, err, sizeof(err));
+    if (s->guard == NULL) {
+        log_error("cannot set up request checks: %s", err);
+        free(s);
+        return NULL;
+    }
     s->rpc = rpc_client_create(cfg, rpc_done, s);
     if (s->rpc == NULL) {
         log_error("cannot create the RPC client");
+        guard_destroy(s->guard);
         free(s);
         return NULL;
     }
@@ -450,6 +499,13 @@ int http_server_start(struct http_server *s)
                   cfg->gateway_addr);
         return TEMPO_EINVAL;
     }
+    s->watch =
+        mhd_watch_create(cfg->http_header_timeout_ms, cfg->http_idle_timeout_s,
+                         on_header_timeout, NULL);
+    if (s->watch == NULL) {
+        log_error("cannot start the header deadline thread");
+        return TEMPO_EINTERNAL;
+    }
     if (rpc_client_start(s->rpc) < 0) {
         log_error("cannot start the RPC thread");
         return TEMPO_EINTERNAL;
@@ -461,10 +517,14 @@ int http_server_start(struct http_server *s)
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->http_max_connections,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->http_max_per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->http_idle_timeout_s,
-        /* Per connection, and cleared before each request: 8 KiB keeps
-         * 5,000 idle keep-alive connections near 50 MiB (32 KiB: 167 MiB);
-         * requests with more than ~7 KB of headers get 431. */
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)8192,
+        /* Per connection, and cleared before each request: 8 KiB (for the
+         * default HTTP_MAX_HEADER_BYTES) keeps 5,000 idle keep-alive
+         * connections near 50 MiB (32 KiB: 167 MiB).  Requests above
+         * HTTP_MAX_HEADER_BYTES get our JSON 431; only those that do not
+         * fit at all get libmicrohttpd's HTML one. */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, guard_connection_memory(cfg),
+        MHD_OPTION_NOTIFY_CONNECTION, mhd_watch_notify, s->watch,
+        MHD_OPTION_URI_LOG_CALLBACK, mhd_watch_uri_log, s->watch,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_NOTIFY_COMPLETED,
         request_completed, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_END);
@@ -474,7 +534,10 @@ int http_server_start(struct http_server *s)
         rpc_client_stop(s->rpc, 0);
         return TEMPO_EUNAVAIL;
     }
-    log_info("listening on %s:%ld", cfg->gateway_addr, cfg->gateway_port);
+    log_info("listening on %s:%ld (header deadline %ld ms, %ld connections "
+             "per address, rate limit %s)",
+             cfg->gateway_addr, cfg->gateway_port, cfg->http_header_timeout_ms,
+             cfg->http_max_per_ip, guard_rate_limited(s->guard) ? "on" : "off");
     return 0;
 }
 
@@ -492,6 +555,8 @@ void http_server_stop(struct http_server *s, long drain_ms)
         usleep(5000);
     MHD_stop_daemon(s->daemon);
     s->daemon = NULL;
+    mhd_watch_destroy(s->watch); /* after the daemon: nothing is armed */
+    s->watch = NULL;
 }
 
 void http_server_destroy(struct http_server *s)
@@ -499,6 +564,8 @@ void http_server_destroy(struct http_server *s)
     if (s == NULL)
         return;
     http_server_stop(s, 0);
+    mhd_watch_destroy(s->watch); /* if it started without listening */
     rpc_client_destroy(s->rpc);
+    guard_destroy(s->guard);
     free(s);
 }

@@ -11,7 +11,8 @@
 
 #include "tbuf.h"
 
-static const int statuses[] = {200, 304, 400, 404, 405, 500, 502, 503, 504};
+static const int statuses[] = {200, 304, 400, 404, 405, 414,
+                               429, 431, 500, 502, 503, 504};
 #define NSTATUS (sizeof(statuses) / sizeof(statuses[0]))
 static const char *const route_names[ROUTE__COUNT] = {
     [ROUTE_WEATHER] = "/weather",
@@ -30,13 +31,15 @@ static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
 static const char *const codes[] = {"invalid_argument", "city_not_found",
                                     "not_found",        "method_not_allowed",
                                     "upstream_error",   "service_unavailable",
-                                    "timeout",          "internal"};
+                                    "timeout",          "internal",
+                                    "bad_request",      "uri_too_long",
+                                    "header_too_large", "rate_limited"};
 #define NCODES (sizeof(codes) / sizeof(codes[0]))
 
 static atomic_ulong req_count[ROUTE__COUNT][NSTATUS + 1];
 static atomic_ulong lat_bucket[ROUTE__COUNT][NBUCKET + 1];
 static atomic_ulong lat_sum_us[ROUTE__COUNT];
-static atomic_ulong rpc_timeouts, rpc_unroutable, reconnects;
+static atomic_ulong rpc_timeouts, rpc_unroutable, reconnects, header_timeouts;
 static atomic_ulong err_codes[NCODES];
 static atomic_int broker_blocked;
 
@@ -81,6 +84,11 @@ void metrics_broker_reconnect(void)
 void metrics_broker_blocked(int blocked)
 {
     atomic_store_explicit(&broker_blocked, blocked ? 1 : 0, RELAXED);
+}
+
+void metrics_header_timeout(void)
+{
+    atomic_fetch_add_explicit(&header_timeouts, 1, RELAXED);
 }
 
 void metrics_error_code(const char *code)
@@ -150,6 +158,13 @@ char *metrics_render(long inflight, int ready, size_t *len)
     for (i = 0; i < NCODES; i++)
         tbuf_printf(&b, "tempo_http_errors_total{code=\"%s\"} %lu\n", codes[i],
                     atomic_load_explicit(&err_codes[i], RELAXED));
+    tbuf_printf(&b,
+                "# HELP tempo_http_header_timeouts_total Connections closed "
+                "because a request's headers were not in within "
+                "HTTP_HEADER_TIMEOUT_MS.\n"
+                "# TYPE tempo_http_header_timeouts_total counter\n"
+                "tempo_http_header_timeouts_total %lu\n",
+                atomic_load_explicit(&header_timeouts, RELAXED));
     tbuf_printf(&b,
                 "# HELP tempo_rpc_inflight RPC calls waiting for a reply.\n"
                 "# TYPE tempo_rpc_inflight gauge\ntempo_rpc_inflight %ld\n"

@@ -29,6 +29,7 @@ void metrics_rpc_unroutable(void);
 void metrics_broker_reconnect(void);
 void metrics_broker_blocked(int blocked);
 void metrics_error_code(const char *code);
+void metrics_header_timeout(void); /* a connection cut at its header deadline */
 
 /*
  * Renders the text exposition into a new malloc'd string (*len set).

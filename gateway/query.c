@@ -7,7 +7,9 @@
  * Then the form is checked (exactly one of city / lat+lon; country only with
  * city), then each value through validate.c, and only then are kwargs
  * built.  A key without a value ("?city") is an empty value.  Unknown keys
- * are ignored so that cache-busters and tracking parameters do no harm.
+ * are ignored so that cache-busters and tracking parameters do no harm;
+ * they are counted (at most QUERY_MAX_ARGS arguments in all) but never
+ * stored, so memory does not grow with them.
  */
 #include "query.h"
 
@@ -132,31 +134,76 @@ static int build_coords(const struct query_arg *lat,
     return 0;
 }
 
-int query_parse(const struct query_arg *args, size_t n, json_t **kwargs,
-                char *err, size_t errlen)
+void query_acc_init(struct query_acc *acc)
 {
-    const struct query_arg *seen[K_COUNT] = {NULL, NULL, NULL, NULL};
-    size_t i;
-    int rc;
+    memset(acc, 0, sizeof(*acc));
+}
 
-    for (i = 0; args != NULL && i < n; i++) {
-        int k = known_index(args[i].key);
-        char msg[64];
+int query_acc_add(struct query_acc *acc, const char *key, size_t key_len,
+                  const char *value, size_t value_len, char *err, size_t errlen)
+{
+    char msg[80];
+    int k;
 
-        if (k < 0)
-            continue;
-        if (seen[k] != NULL) {
-            snprintf(msg, sizeof(msg), "%s is given more than once",
-                     known_keys[k]);
-            set_err(err, errlen, msg);
-            return TEMPO_EINVAL;
-        }
-        seen[k] = &args[i];
+    if (++acc->nargs > QUERY_MAX_ARGS) {
+        snprintf(msg, sizeof(msg), "too many query arguments (at most %d)",
+                 QUERY_MAX_ARGS);
+        set_err(err, errlen, msg);
+        return TEMPO_EINVAL;
     }
+    /* "city%00x=London" decodes to a key whose C string is "city":
+     * refuse rather than read it as city. */
+    if (key == NULL || memchr(key, '\0', key_len) != NULL ||
+        (value != NULL && memchr(value, '\0', value_len) != NULL)) {
+        set_err(err, errlen, "NUL byte in a query argument");
+        return TEMPO_EINVAL;
+    }
+    k = known_index(key);
+    if (k < 0 || strlen(key) != key_len)
+        return 0; /* unknown: ignored, not stored */
+    if (acc->have[k]) {
+        snprintf(msg, sizeof(msg), "%s is given more than once", known_keys[k]);
+        set_err(err, errlen, msg);
+        return TEMPO_EINVAL;
+    }
+    acc->have[k] = 1;
+    acc->known[k].key = known_keys[k];
+    acc->known[k].value = value;
+    acc->known[k].value_len = value != NULL ? value_len : 0;
+    return 0;
+}
+
+int query_acc_finish(const struct query_acc *acc, json_t **kwargs, char *err,
+                     size_t errlen)
+{
+    const struct query_arg *seen[K_COUNT];
+    int k, rc;
+
+    for (k = 0; k < K_COUNT; k++)
+        seen[k] = acc->have[k] ? &acc->known[k] : NULL;
     rc = check_form(seen, err, errlen);
     if (rc < 0)
         return rc;
     if (seen[K_CITY] != NULL)
         return build_city(seen[K_CITY], seen[K_COUNTRY], kwargs, err, errlen);
     return build_coords(seen[K_LAT], seen[K_LON], kwargs, err, errlen);
+}
+
+int query_parse(const struct query_arg *args, size_t n, json_t **kwargs,
+                char *err, size_t errlen)
+{
+    struct query_acc acc;
+    size_t i;
+    int rc;
+
+    query_acc_init(&acc);
+    for (i = 0; args != NULL && i < n; i++) {
+        if (args[i].key == NULL)
+            continue;
+        rc = query_acc_add(&acc, args[i].key, strlen(args[i].key),
+                           args[i].value, args[i].value_len, err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    return query_acc_finish(&acc, kwargs, err, errlen);
 }

@@ -24,7 +24,7 @@ seconds=${FUZZ_SECONDS:-30}
 dir=${FUZZ_BUILD_DIR:-build-fuzz}
 jobs=${FUZZ_JOBS:-1}
 all_targets=(fuzz_query fuzz_nameko fuzz_owm fuzz_open_meteo fuzz_spotify
-             fuzz_config fuzz_reply_span fuzz_amqp_url fuzz_etag)
+             fuzz_config fuzz_reply_span fuzz_amqp_url fuzz_etag fuzz_http)
 if [ $# -gt 0 ]; then
     targets=("$@")
 else
@@ -60,6 +60,7 @@ dict() {
         fuzz_query) echo tests/fuzz/dict/query.dict ;;
         fuzz_config) echo tests/fuzz/dict/config.dict ;;
         fuzz_amqp_url) echo tests/fuzz/dict/amqp_url.dict ;;
+        fuzz_http) echo tests/fuzz/dict/http.dict ;;
         *) echo tests/fuzz/dict/json.dict ;;
     esac
 }

@@ -49,7 +49,8 @@ int main(int argc, char **argv)
         goto out;
     }
     if (cfg.metrics_port > 0) {
-        ms = wmetrics_server_start(cfg.metrics_port, err, sizeof(err));
+        ms = wmetrics_server_start(cfg.metrics_port, cfg.http_header_timeout_ms,
+                                   err, sizeof(err));
         if (ms == NULL) {
             log_error("%s", err);
             goto out;

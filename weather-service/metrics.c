@@ -33,6 +33,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "mhd_watch.h"
 #include "tbuf.h"
 
 #define RELAXED memory_order_relaxed
@@ -373,6 +374,7 @@ char *wmetrics_render(size_t *len)
 
 struct wmetrics_server {
     struct MHD_Daemon *daemon;
+    struct mhd_watch *watch;
     int port;
 };
 
@@ -422,12 +424,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
                                   const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
 {
+    struct wmetrics_server *s = cls;
     int is_metrics = strcmp(url, "/metrics") == 0;
     char *text;
     size_t len = 0;
 
-    (void)cls;
     (void)version;
+    mhd_watch_headers_done(s->watch, c);
     (void)upload;
     (void)con_cls;
     *upload_size = 0; /* bodies are ignored */
@@ -444,8 +447,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
                  text, len, 1);
 }
 
-struct wmetrics_server *wmetrics_server_start(long port, char *err,
-                                              size_t errlen)
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct wmetrics_server *s = cls;
+
+    (void)con_cls;
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        mhd_watch_request_done(s->watch, c);
+}
+
+struct wmetrics_server *wmetrics_server_start(long port, long header_timeout_ms,
+                                              char *err, size_t errlen)
 {
     struct wmetrics_server *s;
     struct sockaddr_in addr;
@@ -460,6 +473,13 @@ struct wmetrics_server *wmetrics_server_start(long port, char *err,
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    s->watch =
+        mhd_watch_create(header_timeout_ms, SRV_IDLE_TIMEOUT_S, NULL, NULL);
+    if (s->watch == NULL) {
+        snprintf(err, errlen, "cannot start the metrics header deadline");
+        free(s);
+        return NULL;
+    }
     memset(&addr, 0, sizeof(addr));
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_ANY);
@@ -470,10 +490,13 @@ struct wmetrics_server *wmetrics_server_start(long port, char *err,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)SRV_MAX_CONNECTIONS,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SRV_IDLE_TIMEOUT_S,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 16u, MHD_OPTION_END);
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 16u, MHD_OPTION_NOTIFY_CONNECTION,
+        mhd_watch_notify, s->watch, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        s, MHD_OPTION_END);
     if (s->daemon == NULL) {
         snprintf(err, errlen,
                  "cannot serve metrics on 0.0.0.0:%ld (port in use?)", port);
+        mhd_watch_destroy(s->watch);
         free(s);
         return NULL;
     }
@@ -492,5 +515,6 @@ void wmetrics_server_stop(struct wmetrics_server *s)
     if (s == NULL)
         return;
     MHD_stop_daemon(s->daemon);
+    mhd_watch_destroy(s->watch);
     free(s);
 }

@@ -555,6 +555,10 @@ static void answer(struct worker *w, struct job *j)
         jobq_push(&w->held, j);
         return;
     }
+    /* Counted before the reply leaves, so that a scrape made as soon as
+     * the caller has its answer already sees the call. */
+    w->inflight--;
+    wmetrics_call_end(j->method, j->outcome, clock_mono_s() - j->t0);
     if (conn != NULL && j->has_reply_to)
         publish_reply(w, conn, j);
     else if (!j->has_reply_to)
@@ -565,8 +569,6 @@ static void answer(struct worker *w, struct job *j)
         if (rc != AMQP_STATUS_OK)
             amqp_loop_drop(w->loop, amqp_error_string2(rc));
     }
-    w->inflight--;
-    wmetrics_call_end(j->method, j->outcome, clock_mono_s() - j->t0);
     job_free(j);
 }
 

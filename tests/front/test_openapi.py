@@ -24,7 +24,9 @@ tests/integration/CMakeLists.txt), which provides the broker and the paths.
 """
 
 import json
+import http.client
 import os
+import socket
 import re
 import subprocess
 import sys
@@ -44,7 +46,8 @@ DOC_FILE = os.path.join(SOURCE, "gateway", "web", "openapi.json")
 # Every path routed by gateway/http.c, and what /weather can answer.
 PATHS = ["/weather", "/healthz", "/readyz", "/metrics", "/", "/app.js",
          "/app.css", "/favicon.svg", "/openapi.json"]
-WEATHER_STATUSES = {"200", "400", "404", "429", "500", "502", "503", "504"}
+WEATHER_STATUSES = {"200", "400", "404", "414", "429", "431", "500", "502",
+                    "503", "504"}
 
 with open(DOC_FILE, "rb") as f:
     DOC_BYTES = f.read()
@@ -338,6 +341,23 @@ class Live(unittest.TestCase):
         r, body = self.get("/weather?city=Slowville", "/weather")
         self.assertEqual((504, "timeout"), (r.status, body["error"]["code"]))
 
+    def test_framing_and_sizes(self):
+        """The gateway's own checks before routing: JSON, in the document."""
+        r, body = self.get("/weather?city=" + "x" * 5000, "/weather")
+        self.assertEqual((414, "uri_too_long"), (r.status, body["error"]["code"]))
+        r, body = self.get("/weather?city=London", "/weather", {"X-Pad": "p" * 6500})
+        self.assertEqual((431, "header_too_large"), (r.status, body["error"]["code"]))
+        # Content-Length with Transfer-Encoding (RFC 9112 6.3): refused, closed.
+        with socket.create_connection(("127.0.0.1", self.stack.port), timeout=10) as c:
+            c.sendall(b"GET /weather?city=London HTTP/1.1\r\nHost: t\r\n"
+                      b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n")
+            resp = http.client.HTTPResponse(c)
+            resp.begin()
+            r = stk.Response(resp.status, resp.headers, resp.read())
+        body = self.check(r, "/weather")
+        self.assertEqual((400, "bad_request"), (r.status, body["error"]["code"]))
+        self.assertEqual("close", r.headers.get("Connection"))
+
     def test_not_found_and_methods(self):
         for path in ["/nope", "/index.html", "/weather/", "/app.js/x", "//"]:
             with self.subTest(path=path):
@@ -413,7 +433,7 @@ def load_tests(loader, tests, pattern):
 if __name__ == "__main__":
     prog = unittest.main(exit=False, verbosity=2)
     ok = prog.result.wasSuccessful()
-    want = {("/weather", s) for s in (200, 400, 404, 502, 503, 504)} | {
+    want = {("/weather", s) for s in (200, 400, 404, 414, 431, 502, 503, 504)} | {
         (None, 404), ("/readyz", 503), ("/", 304), ("/", 405), ("/readyz", 200),
         ("/healthz", 200), ("/metrics", 200), ("/openapi.json", 200)}
     missing = want - Live.seen

@@ -9,6 +9,9 @@
  *   03 <bytes>      S = bytes (the secret; the last 03 record wins)
  *   04 <i> <m>      secret flag on the command line: "--<flag>=S" when m
  *                   is even, else "--<flag>" "S" (two arguments)
+ *   05 <i> <m>      S written to a file F (in a private temporary
+ *                   directory), given as secret_envs[i % 3]_FILE=F when m
+ *                   is even, else as "--<flag>-file=F"
  *   anything else   one argv element, verbatim
  * Environment variables are put with putenv() into buffers this file owns
  * and removed with unsetenv() after each run: setenv() would copy every
@@ -36,13 +39,18 @@
  *    option's value and quoted in its error; cfg_load now refuses to take
  *    a separate value that starts with "--", so S never starts with '-':
  *    such an S would itself be read as an option in one run only.)
- *  - cfg_mask_url on the raw input never lengthens the string.
+ *  - cfg_mask_url on the raw input never lengthens the string, and
+ *    masking twice changes nothing more.
+ * The other secret keeps S's '\n' and '\r' bytes where they are, since a
+ * secret file loses one trailing newline.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "fuzz_util.h"
@@ -81,6 +89,15 @@ static const char *const env_names[] = {
     "UPSTREAM_TIMEOUT_MS",
     "UPSTREAM_RETRIES",
     "WORKER_ID",
+    "HTTP_HEADER_TIMEOUT_MS",
+    "HTTP_MAX_HEADER_BYTES",
+    "RATE_LIMIT_RPS",
+    "RATE_LIMIT_BURST",
+    "TRUSTED_PROXIES",
+    "AMQP_URL_FILE",
+    "OPENWEATHER_API_KEY_FILE",
+    "SPOTIFY_CLIENT_ID_FILE",
+    "SPOTIFY_CLIENT_SECRET_FILE",
 };
 #define N_ENV (sizeof(env_names) / sizeof(env_names[0]))
 
@@ -90,7 +107,18 @@ static const char *const secret_envs[] = {
 static const char *const secret_flags[] = {
     "openweather-api-key", "spotify-client-id", "spotify-client-secret"};
 
+static const char *const secret_file_envs[] = {"OPENWEATHER_API_KEY_FILE",
+                                               "SPOTIFY_CLIENT_ID_FILE",
+                                               "SPOTIFY_CLIENT_SECRET_FILE"};
+
 static FILE *devnull;
+static char secret_dir[64], secret_path[96];
+
+static void remove_secret_dir(void)
+{
+    unlink(secret_path);
+    rmdir(secret_dir);
+}
 
 struct run {
     char *argv[2 * MAX_ITEMS + 2];
@@ -114,6 +142,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     for (i = 0; i < N_ENV; i++)
         unsetenv(env_names[i]);
+    snprintf(secret_dir, sizeof(secret_dir), "/tmp/fuzz-config-XXXXXX");
+    FUZZ_CHECK(mkdtemp(secret_dir) != NULL);
+    snprintf(secret_path, sizeof(secret_path), "%s/secret", secret_dir);
+    atexit(remove_secret_dir);
     devnull = fopen("/dev/null", "w");
     FUZZ_CHECK(devnull != NULL);
     stdout = devnull;
@@ -182,6 +214,21 @@ static void build(struct run *r, const uint8_t *p, size_t size,
                 add_arg(r, cat3("--", flag, NULL, 0), 0);
                 add_arg(r, cat3("", "", s, slen), 1);
             }
+        } else if (len >= 3 && rec[0] == 0x05) {
+            FILE *f = fopen(secret_path, "wb");
+            FUZZ_CHECK(f != NULL);
+            FUZZ_CHECK(fwrite(s, 1, slen, f) == slen || slen == 0);
+            FUZZ_CHECK(fclose(f) == 0);
+            if (rec[2] % 2 == 0) {
+                add_env(r, secret_file_envs[rec[1] % 3],
+                        (const uint8_t *)secret_path, strlen(secret_path));
+            } else {
+                char *f1 = cat3("--", secret_flags[rec[1] % 3], NULL, 0);
+                char *f2 = cat3(f1, "-file=", (const uint8_t *)secret_path,
+                                strlen(secret_path));
+                add_arg(r, f2, 0);
+                free(f1);
+            }
         } else {
             add_arg(r, cat3("", "", rec, len), 0);
         }
@@ -218,6 +265,20 @@ static void check_config(const struct config *c, int who)
     FUZZ_CHECK(c->metrics_port >= 0 && c->metrics_port <= 65535);
     FUZZ_CHECK(c->playlist_size >= 1 && c->playlist_size <= 50);
     FUZZ_CHECK(c->upstream_retries >= 0 && c->upstream_retries <= 10);
+    FUZZ_CHECK(c->http_header_timeout_ms >= 100 &&
+               c->http_header_timeout_ms <= 600000);
+    FUZZ_CHECK(c->rate_limit_rps >= 0 && c->rate_limit_burst >= 0);
+    FUZZ_CHECK(c->rate_limit_rps == 0 || c->rate_limit_burst >= 1);
+    FUZZ_CHECK(c->trusted_proxies != NULL);
+    /* Validated strings: a dotted quad; http(s) URLs; printable text. */
+    FUZZ_CHECK(strspn(c->gateway_addr, "0123456789.") ==
+               strlen(c->gateway_addr));
+    FUZZ_CHECK(strncasecmp(c->openweather_url, "http", 4) == 0 &&
+               strncasecmp(c->open_meteo_url, "http", 4) == 0 &&
+               strncasecmp(c->open_meteo_geocoding_url, "http", 4) == 0 &&
+               strncasecmp(c->spotify_api_url, "http", 4) == 0 &&
+               strncasecmp(c->spotify_accounts_url, "http", 4) == 0);
+    FUZZ_CHECK(strpbrk(c->worker_id, "\n\r\x7f") == NULL);
     if (c->weather_provider == WEATHER_OWM)
         FUZZ_CHECK(c->openweather_api_key[0] != '\0');
     if (c->music_provider == MUSIC_SPOTIFY)
@@ -305,7 +366,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     other = malloc(slen + 1);
     FUZZ_CHECK(other != NULL);
     for (i = 0; i < slen; i++)
-        other[i] = (uint8_t)(s[i] == 'Q' ? 'Z' : 'Q');
+        other[i] = (uint8_t)(s[i] == '\n' || s[i] == '\r' ? s[i]
+                             : s[i] == 'Q'                ? 'Z'
+                                                          : 'Q');
 
     run_once(data + 1, size - 1, who, s, slen, &a);
     run_once(data + 1, size - 1, who, other, slen, &b);
@@ -323,6 +386,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     before = strlen(url);
     cfg_mask_url(url);
     FUZZ_CHECK(strlen(url) <= before);
+    {
+        char *again = strdup(url);
+        FUZZ_CHECK(again != NULL);
+        cfg_mask_url(again);
+        FUZZ_CHECK(strcmp(again, url) == 0);
+        free(again);
+    }
     free(url);
     return 0;
 }

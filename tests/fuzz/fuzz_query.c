@@ -19,7 +19,10 @@
  *    round trip (nameko_call_encode, then nameko_call_decode) unchanged,
  *    which is the path a query takes from gateway to worker; the worker's
  *    cache_key (weather-service/cache.h) then always has room for it;
- *  - validate_request_id on the whole input agrees with a reference.
+ *  - validate_request_id on the whole input agrees with a reference;
+ *  - the streaming form (query_acc_*, with libmicrohttpd's key lengths)
+ *    agrees with query_parse, refuses keys holding a NUL, and refuses
+ *    more than QUERY_MAX_ARGS arguments (so does query_parse).
  */
 #include <jansson.h>
 #include <math.h>
@@ -35,7 +38,7 @@
 #include "query.h"
 #include "validate.h"
 
-#define MAX_ARGS 64
+#define MAX_ARGS 80 /* above QUERY_MAX_ARGS */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -163,6 +166,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *err = NULL, *whole;
     int rc;
 
+    size_t klens[MAX_ARGS];
+    int nul_key = 0, rc2;
+
     /* Split "k=v&k=v..." into at most MAX_ARGS arguments. */
     while (pos <= size && n < MAX_ARGS) {
         const uint8_t *start = data + pos;
@@ -172,6 +178,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t klen = eq != NULL ? (size_t)(eq - start) : plen;
 
         args[n].key = fuzz_dup_cstr(start, klen);
+        klens[n] = klen;
+        nul_key |= memchr(start, '\0', klen) != NULL;
         if (eq != NULL) {
             args[n].value_len = plen - klen - 1;
             args[n].value = fuzz_dup_exact(eq + 1, args[n].value_len);
@@ -205,6 +213,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_CHECK(fuzz_printable(err));
             FUZZ_CHECK(errlen == 1 || err[0] != '\0');
         }
+    }
+
+    /* The streaming form with libmicrohttpd's key lengths: the same
+     * verdict as query_parse unless a key holds a NUL, which it refuses
+     * (query_parse only sees the key up to the NUL). */
+    {
+        struct query_acc acc;
+        json_t *kw2 = NULL;
+        char err2[128];
+
+        query_acc_init(&acc);
+        rc2 = 0;
+        for (i = 0; i < n && rc2 == 0; i++)
+            rc2 = query_acc_add(&acc, args[i].key, klens[i], args[i].value,
+                                args[i].value_len, err2, sizeof(err2));
+        if (rc2 == 0)
+            rc2 = query_acc_finish(&acc, &kw2, err2, sizeof(err2));
+        if (nul_key)
+            FUZZ_CHECK(rc2 == TEMPO_EINVAL);
+        else
+            FUZZ_CHECK(rc2 == rc);
+        if (n > QUERY_MAX_ARGS)
+            FUZZ_CHECK(rc2 == TEMPO_EINVAL && rc == TEMPO_EINVAL);
+        if (rc2 == 0)
+            json_decref(kw2);
+        else
+            FUZZ_CHECK(fuzz_printable(err2));
     }
 
     /* X-Request-Id check on the whole input, as a C string. */

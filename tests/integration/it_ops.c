@@ -186,6 +186,73 @@ static void test_cli(void **state)
     assert_null(strstr(out, "owm-secret-key-123"));
 }
 
+/* Issue 12 items 7 and 8 on the real binaries: values that can never work
+ * exit 2 with one line naming the setting; secrets can come from files. */
+static void test_cli_validation_and_secret_files(void **state)
+{
+    static const char *const check[] = {"--check-config", NULL};
+    static const struct {
+        const char *bin, *env, *name;
+    } bad[] = {
+        {TEMPO_WORKER_BIN, "OPENWEATHER_URL=file:///etc/passwd",
+         "OPENWEATHER_URL"},
+        {TEMPO_WORKER_BIN, "OPEN_METEO_URL=gopher://127.0.0.1:70/",
+         "OPEN_METEO_URL"},
+        {TEMPO_WORKER_BIN, "SPOTIFY_API_URL=ftp://example.com/",
+         "SPOTIFY_API_URL"},
+        {TEMPO_WORKER_BIN, "OPEN_METEO_GEOCODING_URL=geocoding.example.com",
+         "OPEN_METEO_GEOCODING_URL"},
+        {TEMPO_WORKER_BIN, "WORKER_ID=w\xff", "WORKER_ID"},
+        {TEMPO_GATEWAY_BIN, "GATEWAY_ADDR=not-an-address", "GATEWAY_ADDR"},
+        {TEMPO_GATEWAY_BIN, "TRUSTED_PROXIES=10.0.0.0/40", "TRUSTED_PROXIES"},
+    };
+    char out[16384], path[300], envs[3][400];
+    const char *env[4];
+    size_t i;
+    FILE *f;
+
+    (void)state;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        env[0] = bad[i].env;
+        env[1] = NULL;
+        if (run(bad[i].bin, env, check, out, sizeof(out)) != 2)
+            fail_msg("%s: want exit 2, got: %s", bad[i].env, out);
+        assert_non_null(strstr(out, bad[i].name));
+        assert_null(strchr(strchr(out, '\n') + 1, '\n')); /* one line */
+    }
+    /* The gateway used to exit 1 on a bad address, and only at listen. */
+    env[0] = "GATEWAY_ADDR=999.1.1.1";
+    env[1] = NULL;
+    assert_int_equal(run(TEMPO_GATEWAY_BIN, env, NULL, out, sizeof(out)), 2);
+
+    /* Secrets from files (Docker secrets), never printed. */
+    snprintf(path, sizeof(path), "%s/it_ops-owm-key", TEMPO_TEST_LOGDIR);
+    assert_int_equal(system("mkdir -p '" TEMPO_TEST_LOGDIR "'"), 0);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("file-owm-key-321\n", f);
+    fclose(f);
+    snprintf(envs[0], sizeof(envs[0]), "OPENWEATHER_API_KEY_FILE=%s", path);
+    env[0] = envs[0];
+    env[1] = "OPENWEATHER_URL=https://proxy:url-pw-654@owm.example/";
+    env[2] = NULL;
+    assert_int_equal(run(TEMPO_WORKER_BIN, env, check, out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "WEATHER_PROVIDER=openweathermap"));
+    assert_non_null(strstr(out, "OPENWEATHER_API_KEY=(set)"));
+    assert_non_null(
+        strstr(out, "OPENWEATHER_URL=https://proxy:*@owm.example/"));
+    assert_null(strstr(out, "file-owm-key-321"));
+    assert_null(strstr(out, "url-pw-654"));
+    /* Both the variable and its file: refused. */
+    env[1] = "OPENWEATHER_API_KEY=k";
+    assert_int_equal(run(TEMPO_WORKER_BIN, env, check, out, sizeof(out)), 2);
+    assert_non_null(strstr(out, "OPENWEATHER_API_KEY_FILE"));
+    unlink(path);
+    env[1] = NULL;
+    assert_int_equal(run(TEMPO_WORKER_BIN, env, check, out, sizeof(out)), 2);
+    assert_non_null(strstr(out, "OPENWEATHER_API_KEY_FILE"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -194,6 +261,8 @@ int main(void)
         cmocka_unit_test_teardown(test_request_id_in_text_logs,
                                   h_kill_all_teardown),
         cmocka_unit_test_teardown(test_cli, h_kill_all_teardown),
+        cmocka_unit_test_teardown(test_cli_validation_and_secret_files,
+                                  h_kill_all_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *const all_env[] = {
@@ -52,6 +53,16 @@ static const char *const all_env[] = {
     "UPSTREAM_TIMEOUT_MS",
     "UPSTREAM_RETRIES",
     "WORKER_ID",
+    "HTTP_HEADER_TIMEOUT_MS",
+    "HTTP_MAX_HEADER_BYTES",
+    "RATE_LIMIT_RPS",
+    "RATE_LIMIT_BURST",
+    "TRUSTED_PROXIES",
+    "AMQP_URL_FILE",
+    "OPENWEATHER_API_KEY_FILE",
+    "SPOTIFY_CLIENT_ID_FILE",
+    "SPOTIFY_CLIENT_SECRET_FILE",
+    "GATEWAY_PORT_FILE",
 };
 
 static int clean_env(void **state)
@@ -282,10 +293,9 @@ static void test_flag_wins_over_env(void **state)
     assert_int_equal(cfg.gateway_port, 2);
     cfg_free(&cfg);
 
-    load(&cfg, CFG_GATEWAY, emptyv, &r);
-    assert_int_equal(r.rc, CFG_OK);
-    assert_string_equal(cfg.gateway_addr, "");
-    cfg_free(&cfg);
+    /* An empty flag value is a value (only empty variables are unset),
+     * and no address. */
+    expect_error(CFG_GATEWAY, emptyv, "GATEWAY_ADDR");
 }
 
 static void test_number_bounds(void **state)
@@ -666,17 +676,31 @@ static void test_flag_does_not_swallow_secret_flag(void **state)
 /* --check-config prints one line per setting, whatever the values hold. */
 static void test_check_config_one_line_each(void **state)
 {
-    static const char *const check[] = {"--check-config", NULL};
     struct config cfg;
     struct run r;
+    FILE *f = tmpfile();
+    char out[32768];
+    size_t n;
 
     (void)state;
+    /* Every string is validated now, so a newline cannot get in through
+     * cfg_load; cfg_print escapes it anyway (defence in depth). */
     setenv("GATEWAY_ADDR", "1.2.3.4\nAMQP_URL=amqp://evil", 1);
-    load(&cfg, CFG_GATEWAY, check, &r);
+    expect_error(CFG_GATEWAY, NULL, "GATEWAY_ADDR");
+    unsetenv("GATEWAY_ADDR");
+    load(&cfg, CFG_GATEWAY, NULL, &r);
+    assert_int_equal(r.rc, CFG_OK);
+    free(cfg.gateway_addr);
+    cfg.gateway_addr = strdup("1.2.3.4\nAMQP_URL=amqp://evil");
+    assert_non_null(f);
+    cfg_print(&cfg, CFG_GATEWAY, f);
     cfg_free(&cfg);
-    assert_int_equal(r.rc, CFG_EXIT);
-    assert_non_null(strstr(r.out, "GATEWAY_ADDR=1.2.3.4\\x0aAMQP_URL"));
-    assert_null(strstr(r.out, "\nAMQP_URL=amqp://evil"));
+    rewind(f);
+    n = fread(out, 1, sizeof(out) - 1, f);
+    out[n] = '\0';
+    fclose(f);
+    assert_non_null(strstr(out, "GATEWAY_ADDR=1.2.3.4\\x0aAMQP_URL"));
+    assert_null(strstr(out, "\nAMQP_URL=amqp://evil"));
 }
 
 static void test_mask_url(void **state)
@@ -691,14 +715,416 @@ static void test_mask_url(void **state)
          "amqp://u:*@h1/,amqp://h2:5672/,amqp://x:*@h3/");
     /* Nothing to hide. */
     mask("amqp://h:5672/", "amqp://h:5672/");
-    mask("amqp://user@h/", "amqp://user@h/");
     mask("amqp://user:@h/", "amqp://user:@h/");
     mask("", "");
     mask(",", ",");
+    mask("https://api.example.com/v1", "https://api.example.com/v1");
+    mask("http://[::1]:8080/", "http://[::1]:8080/");
+    /* A user-info without a password may be a token: all of it goes. */
+    mask("amqp://user@h/", "amqp://*@h/");
+    mask("https://ghp_T0KEN@api.example.com/", "https://*@api.example.com/");
     /* An unescaped '@' in the password does not leak its tail. */
     mask("amqp://u:p@ss@h/", "amqp://u:*@h/");
-    /* No scheme: still masked. */
+    /* Nor does a ',' (issue 12: it was split as a list separator). */
+    mask("amqp://u:pa,ss@h/", "amqp://u:*@h/");
+    mask("amqp://u:a,b@h1/,amqp://v:c,d@h2/", "amqp://u:*@h1/,amqp://v:*@h2/");
+    /* Nor a '/' or ':'. */
+    mask("https://u:p/a:s@h/x", "https://u:*@h/x");
+    /* No scheme: still masked, first or later in a list. */
     mask("u:pw@h:5672", "u:*@h:5672");
+    mask("u:pw@h1,amqp://v:q@h2", "u:*@h1,amqp://v:*@h2");
+    /* A later entry without a scheme is masked with the one before it
+     * (too much rather than too little). */
+    mask("amqp://u:p@h1/,v:q@h2/", "amqp://u:*@h2/");
+    mask("HTTPS://U:P@H", "HTTPS://U:*@H");
+}
+
+/* ---- issue 12 item 7: values that can never work stop the daemon --------
+ */
+
+static const char *const url_envs[] = {
+    "OPENWEATHER_URL", "OPEN_METEO_URL", "OPEN_METEO_GEOCODING_URL",
+    "SPOTIFY_API_URL", "SPOTIFY_ACCOUNTS_URL"};
+
+static void test_upstream_urls(void **state)
+{
+    static const char *const bad[] = {
+        "file:///etc/passwd",
+        "gopher://127.0.0.1:70/_x",
+        "ftp://example.com/",
+        "api.open-meteo.com",
+        "//api.open-meteo.com",
+        "localhost:8080",
+        "http://",
+        "https:///v1",
+        "http://:80/",
+        "http://@/",
+        "https://api.example.com?appid=x",
+        "https://api.example.com/#frag",
+        "https://api.exa mple.com",
+        "https://api.example.com/\x01",
+        "https://\xc3\xa9xample.com",
+        "http://host:0/",
+        "http://host:65536/",
+        "http://host:12ab/",
+        "http://host:/",
+        "http://host:1234567/",
+        "http://[zz::1]/",
+        "http://[127.0.0.1]/",
+        "http://[::1/",
+        "javascript:alert(1)",
+        "httpx://host",
+        "dict://host:11211/",
+    };
+    static const char *const good[] = {
+        "http://127.0.0.1:9999",
+        "https://api.openweathermap.org",
+        "HTTPS://Example.COM:8443/base/path",
+        "http://[::1]:8080/v1",
+        "http://fake_upstream:8080",
+        "https://user:pw@proxy.example.com/",
+    };
+    struct config cfg;
+    struct run r;
+    size_t i, j;
+
+    (void)state;
+    for (j = 0; j < sizeof(url_envs) / sizeof(url_envs[0]); j++) {
+        for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            setenv(url_envs[j], bad[i], 1);
+            expect_error(CFG_WORKER, NULL, url_envs[j]);
+        }
+        for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+            setenv(url_envs[j], good[i], 1);
+            load(&cfg, CFG_WORKER, NULL, &r);
+            if (r.rc != CFG_OK)
+                fail_msg("%s=%s refused: %s", url_envs[j], good[i], r.err);
+            cfg_free(&cfg);
+        }
+        unsetenv(url_envs[j]);
+    }
+    /* The flag twin is checked the same way. */
+    {
+        static const char *const args[] = {"--open-meteo-url=file:///x", NULL};
+        expect_error(CFG_WORKER, args, "OPEN_METEO_URL");
+    }
+}
+
+/* Credentials in an upstream URL are masked in --check-config and in the
+ * error line for a bad one (issue 12 item 8). */
+static void test_url_credentials_masked(void **state)
+{
+    static const char *const check[] = {"--check-config", NULL};
+    struct config cfg;
+    struct run r;
+
+    (void)state;
+    setenv("OPENWEATHER_URL", "https://proxyuser:url-s3kr1t-1@proxy.example/",
+           1);
+    setenv("SPOTIFY_API_URL", "https://tok-s3kr1t-2@api.example/", 1);
+    load(&cfg, CFG_WORKER, check, &r);
+    cfg_free(&cfg);
+    assert_int_equal(r.rc, CFG_EXIT);
+    assert_no_secret(r.out);
+    assert_non_null(
+        strstr(r.out, "OPENWEATHER_URL=https://proxyuser:*@proxy.example/\n"));
+    assert_non_null(strstr(r.out, "SPOTIFY_API_URL=https://*@api.example/\n"));
+
+    setenv("OPEN_METEO_URL", "ftp://u:url-s3kr1t-3@host/", 1);
+    expect_error(CFG_WORKER, NULL, "OPEN_METEO_URL");
+    load(&cfg, CFG_WORKER, NULL, &r);
+    cfg_free(&cfg);
+    assert_no_secret(r.err);
+    assert_non_null(strstr(r.err, "ftp://u:*@host/"));
+    /* Long enough that the shown prefix would end before the '@'. */
+    setenv("OPEN_METEO_URL",
+           "ftp://u:url-s3kr1t-4-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+           "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@host/",
+           1);
+    load(&cfg, CFG_WORKER, NULL, &r);
+    cfg_free(&cfg);
+    assert_int_equal(r.rc, CFG_ERROR);
+    assert_no_secret(r.err);
+}
+
+static void test_worker_id(void **state)
+{
+    static const char *const bad[] = {
+        "w\xff",   "w\xc3", "w\xc0\xaf", "w\xed\xa0\x80", "w\x01",
+        "w\nfake", "w\x7f", "w\xc2\x85", "w\xc2\x9b[31m",
+    };
+    struct config cfg;
+    struct run r;
+    char big[300];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        setenv("WORKER_ID", bad[i], 1);
+        expect_error(CFG_WORKER, NULL, "WORKER_ID");
+    }
+    memset(big, 'w', 256);
+    big[256] = '\0';
+    setenv("WORKER_ID", big, 1);
+    expect_error(CFG_WORKER, NULL, "WORKER_ID");
+    big[255] = '\0';
+    setenv("WORKER_ID", big, 1);
+    load(&cfg, CFG_WORKER, NULL, &r);
+    assert_int_equal(r.rc, CFG_OK);
+    cfg_free(&cfg);
+    setenv("WORKER_ID", "w\xc3\xb6rker-\xe6\x9d\xb1:1", 1);
+    load(&cfg, CFG_WORKER, NULL, &r);
+    assert_int_equal(r.rc, CFG_OK);
+    assert_string_equal(cfg.worker_id, "w\xc3\xb6rker-\xe6\x9d\xb1:1");
+    cfg_free(&cfg);
+}
+
+static void test_gateway_addr(void **state)
+{
+    static const char *const bad[] = {
+        "localhost", "1.2.3",        "1.2.3.4.5", "256.0.0.1",
+        "::1",       "0.0.0.0:5000", " 1.2.3.4",  "::ffff:127.0.0.1"};
+    struct config cfg;
+    struct run r;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        setenv("GATEWAY_ADDR", bad[i], 1);
+        expect_error(CFG_GATEWAY, NULL, "GATEWAY_ADDR");
+    }
+    setenv("GATEWAY_ADDR", "127.0.0.2", 1);
+    load(&cfg, CFG_GATEWAY, NULL, &r);
+    assert_int_equal(r.rc, CFG_OK);
+    cfg_free(&cfg);
+}
+
+static void test_http_and_rate_settings(void **state)
+{
+    struct config cfg;
+    struct run r;
+
+    (void)state;
+    load(&cfg, CFG_GATEWAY, NULL, &r);
+    assert_int_equal(r.rc, CFG_OK);
+    assert_int_equal(cfg.http_max_per_ip, 256);
+    assert_int_equal(cfg.http_header_timeout_ms, 5000);
+    assert_int_equal(cfg.http_max_header_bytes, 6144);
+    assert_int_equal(cfg.rate_limit_rps, 0); /* off */
+    assert_int_equal(cfg.rate_limit_burst, 0);
+    assert_string_equal(cfg.trusted_proxies, "");
+    cfg_free(&cfg);
+    /* The worker's /metrics has the same header deadline. */
+    setenv("HTTP_HEADER_TIMEOUT_MS", "750", 1);
+    load(&cfg, CFG_WORKER, NULL, &r);
+    assert_int_equal(r.rc, CFG_OK);
+    assert_int_equal(cfg.http_header_timeout_ms, 750);
+    cfg_free(&cfg);
+    setenv("HTTP_HEADER_TIMEOUT_MS", "50", 1);
+    expect_error(CFG_WORKER, NULL, "HTTP_HEADER_TIMEOUT_MS");
+    unsetenv("HTTP_HEADER_TIMEOUT_MS");
+
+    /* A burst of 0 is one second's worth. */
+    setenv("RATE_LIMIT_RPS", "20", 1);
+    load(&cfg, CFG_GATEWAY, NULL, &r);
+    assert_int_equal(cfg.rate_limit_rps, 20);
+    assert_int_equal(cfg.rate_limit_burst, 20);
+    cfg_free(&cfg);
+    setenv("RATE_LIMIT_BURST", "50", 1);
+    load(&cfg, CFG_GATEWAY, NULL, &r);
+    assert_int_equal(cfg.rate_limit_burst, 50);
+    cfg_free(&cfg);
+    setenv("RATE_LIMIT_BURST", "-1", 1);
+    expect_error(CFG_GATEWAY, NULL, "RATE_LIMIT_BURST");
+    unsetenv("RATE_LIMIT_BURST");
+
+    setenv("TRUSTED_PROXIES", "10.0.0.0/8, fd00::/8 ,192.0.2.1", 1);
+    load(&cfg, CFG_GATEWAY, NULL, &r);
+    assert_int_equal(r.rc, CFG_OK);
+    assert_string_equal(cfg.trusted_proxies, "10.0.0.0/8, fd00::/8 ,192.0.2.1");
+    cfg_free(&cfg);
+    setenv("TRUSTED_PROXIES", "10.0.0.0/8,proxy.internal", 1);
+    expect_error(CFG_GATEWAY, NULL, "TRUSTED_PROXIES");
+    setenv("TRUSTED_PROXIES", "10.0.0.0/33", 1);
+    expect_error(CFG_GATEWAY, NULL, "TRUSTED_PROXIES");
+}
+
+/* ---- issue 12 item 8: secrets from files (<NAME>_FILE, --<flag>-file) ----
+ */
+
+static char tmpdir[64];
+
+static int make_tmpdir(void **state)
+{
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/tempo-test-config-XXXXXX");
+    assert_non_null(mkdtemp(tmpdir));
+    return clean_env(state);
+}
+
+static int remove_tmpdir(void **state)
+{
+    char cmd[128];
+
+    (void)state;
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Writes len bytes to tmpdir/name; returns the path (static buffer). */
+static const char *write_file(const char *name, const char *data, size_t len)
+{
+    static char path[2][128];
+    static int which;
+    char *p = path[which++ % 2];
+    FILE *f;
+
+    snprintf(p, 128, "%s/%s", tmpdir, name);
+    f = fopen(p, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    fclose(f);
+    return p;
+}
+
+static void test_secret_files(void **state)
+{
+    static const char *const check[] = {"--check-config", NULL};
+    struct config cfg;
+    struct run r;
+
+    (void)state;
+    /* One trailing newline is dropped, and only one. */
+    setenv("OPENWEATHER_API_KEY_FILE",
+           write_file("owm", "file-s3kr1t-owm\n", 16), 1);
+    setenv("SPOTIFY_CLIENT_ID_FILE", write_file("id", "file-s3kr1t-id", 14), 1);
+    setenv("SPOTIFY_CLIENT_SECRET_FILE",
+           write_file("sp", "file-s3kr1t-sp\r\n", 16), 1);
+    load(&cfg, CFG_WORKER, NULL, &r);
+    assert_int_equal(r.rc, CFG_OK);
+    assert_string_equal(cfg.openweather_api_key, "file-s3kr1t-owm");
+    assert_string_equal(cfg.spotify_client_id, "file-s3kr1t-id");
+    assert_string_equal(cfg.spotify_client_secret, "file-s3kr1t-sp");
+    assert_int_equal(cfg.weather_provider, WEATHER_OWM);
+    assert_int_equal(cfg.music_provider, MUSIC_SPOTIFY);
+    cfg_free(&cfg);
+    load(&cfg, CFG_WORKER, check, &r);
+    cfg_free(&cfg);
+    assert_no_secret(r.out);
+    assert_non_null(strstr(r.out, "OPENWEATHER_API_KEY=(set)\n"));
+    clean_env(NULL);
+
+    setenv("OPENWEATHER_API_KEY_FILE", write_file("owm2", "k\n\n", 3), 1);
+    load(&cfg, CFG_WORKER, NULL, &r);
+    assert_int_equal(r.rc, CFG_OK);
+    assert_string_equal(cfg.openweather_api_key, "k\n");
+    cfg_free(&cfg);
+    clean_env(NULL);
+
+    /* AMQP_URL too, shown masked. */
+    setenv("AMQP_URL_FILE",
+           write_file("amqp", "amqp://tempo:file-s3kr1t-amqp@rabbit/\n", 38),
+           1);
+    load(&cfg, CFG_GATEWAY, check, &r);
+    cfg_free(&cfg);
+    assert_int_equal(r.rc, CFG_EXIT);
+    assert_no_secret(r.out);
+    assert_non_null(strstr(r.out, "AMQP_URL=amqp://tempo:*@rabbit/\n"));
+    clean_env(NULL);
+
+    /* The flag twin; it wins over the environment as flags do. */
+    setenv("OPENWEATHER_API_KEY", "env-key", 1);
+    {
+        char flag[200];
+        const char *args[] = {flag, NULL};
+        snprintf(flag, sizeof(flag), "--openweather-api-key-file=%s",
+                 write_file("owm3", "flag-file-key", 13));
+        load(&cfg, CFG_WORKER, args, &r);
+        assert_int_equal(r.rc, CFG_OK);
+        assert_string_equal(cfg.openweather_api_key, "flag-file-key");
+        cfg_free(&cfg);
+    }
+    {
+        const char *args[] = {"--openweather-api-key-file",
+                              write_file("owm4", "k2", 2), NULL};
+        load(&cfg, CFG_WORKER, args, &r);
+        assert_int_equal(r.rc, CFG_OK);
+        assert_string_equal(cfg.openweather_api_key, "k2");
+        cfg_free(&cfg);
+    }
+    /* Only secret rows have a file twin. */
+    {
+        static const char *const args[] = {"--gateway-port-file=/x", NULL};
+        expect_error(CFG_GATEWAY, args, "--gateway-port-file");
+    }
+    setenv("GATEWAY_PORT_FILE", "/nonexistent", 1);
+    load(&cfg, CFG_GATEWAY, NULL, &r);
+    assert_int_equal(r.rc, CFG_OK); /* not a setting: ignored */
+    cfg_free(&cfg);
+}
+
+static void test_secret_file_errors(void **state)
+{
+    char big[5000], path[160];
+    const char *p;
+
+    (void)state;
+    /* Both forms at once. */
+    setenv("SPOTIFY_CLIENT_SECRET", "s", 1);
+    setenv("SPOTIFY_CLIENT_SECRET_FILE", write_file("s", "s", 1), 1);
+    expect_error(CFG_WORKER, NULL, "SPOTIFY_CLIENT_SECRET_FILE");
+    clean_env(NULL);
+    {
+        const char *args[] = {"--spotify-client-secret=x",
+                              "--spotify-client-secret-file",
+                              write_file("s2", "s", 1), NULL};
+        expect_error(CFG_WORKER, args, "--spotify-client-secret-file");
+    }
+    /* Unreadable, not a regular file, empty, too long, NUL inside: one
+     * line naming the variable, never the contents. */
+    snprintf(path, sizeof(path), "%s/missing", tmpdir);
+    setenv("OPENWEATHER_API_KEY_FILE", path, 1);
+    expect_error(CFG_WORKER, NULL, "OPENWEATHER_API_KEY_FILE");
+    expect_error(CFG_WORKER, NULL, "No such file");
+    setenv("OPENWEATHER_API_KEY_FILE", tmpdir, 1);
+    expect_error(CFG_WORKER, NULL, "not a regular file");
+    setenv("OPENWEATHER_API_KEY_FILE", "/dev/null", 1);
+    expect_error(CFG_WORKER, NULL, "not a regular file");
+    snprintf(path, sizeof(path), "%s/fifo", tmpdir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    setenv("OPENWEATHER_API_KEY_FILE", path, 1);
+    expect_error(CFG_WORKER, NULL, "not a regular file"); /* no blocking */
+    setenv("OPENWEATHER_API_KEY_FILE", write_file("empty", "", 0), 1);
+    expect_error(CFG_WORKER, NULL, "empty");
+    setenv("OPENWEATHER_API_KEY_FILE", write_file("nl", "\n", 1), 1);
+    expect_error(CFG_WORKER, NULL, "empty");
+    memset(big, 'x', sizeof(big));
+    memcpy(big, "big-s3kr1t", 10);
+    setenv("OPENWEATHER_API_KEY_FILE", write_file("big", big, 4097), 1);
+    expect_error(CFG_WORKER, NULL, "longer than 4096");
+    big[4096] = '\n';
+    p = write_file("big2", big, 4097); /* 4096 + newline: fits */
+    setenv("OPENWEATHER_API_KEY_FILE", p, 1);
+    {
+        struct config cfg;
+        struct run r;
+        load(&cfg, CFG_WORKER, NULL, &r);
+        assert_int_equal(r.rc, CFG_OK);
+        assert_int_equal(strlen(cfg.openweather_api_key), 4096);
+        cfg_free(&cfg);
+    }
+    setenv("OPENWEATHER_API_KEY_FILE", write_file("nul", "nul-s3kr1t\0x", 12),
+           1);
+    expect_error(CFG_WORKER, NULL, "NUL");
+    {
+        struct config cfg;
+        struct run r;
+        load(&cfg, CFG_WORKER, NULL, &r);
+        cfg_free(&cfg);
+        assert_no_secret(r.err);
+    }
+    /* A path with a newline stays on one line. */
+    setenv("OPENWEATHER_API_KEY_FILE", "/x\nFAKE", 1);
+    expect_error(CFG_WORKER, NULL, "OPENWEATHER_API_KEY_FILE");
 }
 
 int main(void)
@@ -723,6 +1149,15 @@ int main(void)
         cmocka_unit_test_setup(test_flag_does_not_swallow_secret_flag,
                                clean_env),
         cmocka_unit_test_setup(test_check_config_one_line_each, clean_env),
+        cmocka_unit_test_setup(test_upstream_urls, clean_env),
+        cmocka_unit_test_setup(test_url_credentials_masked, clean_env),
+        cmocka_unit_test_setup(test_worker_id, clean_env),
+        cmocka_unit_test_setup(test_gateway_addr, clean_env),
+        cmocka_unit_test_setup(test_http_and_rate_settings, clean_env),
+        cmocka_unit_test_setup_teardown(test_secret_files, make_tmpdir,
+                                        remove_tmpdir),
+        cmocka_unit_test_setup_teardown(test_secret_file_errors, make_tmpdir,
+                                        remove_tmpdir),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

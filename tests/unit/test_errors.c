@@ -36,6 +36,12 @@ static const struct {
     {TEMPO_ETIMEOUT, 504, "timeout", "UpstreamTimeout",
      "tempo.UpstreamTimeout"},
     {TEMPO_EINTERNAL, 500, "internal", "InternalError", "tempo.InternalError"},
+    /* The gateway's own HTTP-level answers (README "Errors"). */
+    {TEMPO_EBADREQ, 400, "bad_request", "BadRequest", "tempo.BadRequest"},
+    {TEMPO_EURILONG, 414, "uri_too_long", "UriTooLong", "tempo.UriTooLong"},
+    {TEMPO_EHDRLARGE, 431, "header_too_large", "HeaderTooLarge",
+     "tempo.HeaderTooLarge"},
+    {TEMPO_ERATELIMIT, 429, "rate_limited", "RateLimited", "tempo.RateLimited"},
 };
 
 #define NROWS (sizeof(rows) / sizeof(rows[0]))
@@ -59,7 +65,8 @@ static void test_codes_are_distinct(void **state)
     size_t i, j;
 
     (void)state;
-    /* The table covers the SPEC's eight codes, each once. */
+    /* The table covers the SPEC's eight codes and the gateway's four, each
+     * once. */
     assert_int_equal(TEMPO__END - TEMPO__FIRST - 1, NROWS);
     for (i = 0; i < NROWS; i++)
         for (j = i + 1; j < NROWS; j++) {
@@ -106,6 +113,9 @@ static void test_from_exc_type(void **state)
         {"ServiceUnavailable", TEMPO_EINTERNAL, 500},
         {"NotFound", TEMPO_EINTERNAL, 500},
         {"MethodNotAllowed", TEMPO_EINTERNAL, 500},
+        /* The gateway's own verdicts are not a worker's to give. */
+        {"RateLimited", TEMPO_EINTERNAL, 500},
+        {"BadRequest", TEMPO_EINTERNAL, 500},
         {"invalidargument", TEMPO_EINTERNAL, 500},
         {"InvalidArgument ", TEMPO_EINTERNAL, 500},
         {"tempo.InvalidArgument", TEMPO_EINTERNAL, 500},

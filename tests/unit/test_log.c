@@ -1,7 +1,9 @@
 /*
  * test_log.c - common/log.h: levels checked before arguments are
  * evaluated, the text and JSON line formats with request and trace ids,
- * and escaping, so request data cannot forge or split lines.
+ * and escaping, so request data cannot forge or split lines: control
+ * characters, Unicode line separators, bidi overrides and invalid UTF-8
+ * (issue 12 item 9).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -154,6 +156,128 @@ static void test_long_message_truncated(void **state)
     free(big);
 }
 
+/* ---- escaping of what reaches text lines (issue 12 item 9) ---------------
+ */
+
+/* Logs msg once at info and returns what was written (static buffer). */
+static const char *logged(int json, const char *msg)
+{
+    static char buf[16384];
+    FILE *f = tmpfile();
+    int saved;
+    size_t n;
+
+    assert_non_null(f);
+    log_init("test", LOG_DEBUG, json);
+    saved = dup(STDERR_FILENO);
+    dup2(fileno(f), STDERR_FILENO);
+    log_info("%s", msg);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    rewind(f);
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* The message part of a text line ("<time> info test[pid] <message>\n"),
+ * checking that the line is exactly one line. */
+static const char *message_of(const char *line)
+{
+    static char msg[16384];
+    const char *p = strstr(line, "] ");
+    size_t len = strlen(line);
+
+    assert_non_null(p);
+    assert_true(len > 0 && line[len - 1] == '\n');
+    assert_null(memchr(line, '\n', len - 1));
+    assert_null(memchr(line, '\r', len));
+    snprintf(msg, sizeof(msg), "%s", p + 2);
+    msg[strcspn(msg, "\n")] = '\0';
+    return msg;
+}
+
+static void test_plain_text_unchanged(void **state)
+{
+    (void)state;
+    assert_string_equal(message_of(logged(0, "GET /weather -> 502")),
+                        "GET /weather -> 502");
+    /* Ordinary non-ASCII text stays readable. */
+    assert_string_equal(message_of(logged(0, "S\xc3\xa3o Paulo \xe6\x9d\xb1")),
+                        "S\xc3\xa3o Paulo \xe6\x9d\xb1");
+}
+
+static void test_c0_and_backslash(void **state)
+{
+    (void)state;
+    assert_string_equal(message_of(logged(0, "a\nb\rc\x1b[2Jd\\e")),
+                        "a\\x0ab\\x0dc\\x1b[2Jd\\\\e");
+}
+
+static void test_unicode_line_separators(void **state)
+{
+    (void)state;
+    /* U+2028 LINE SEPARATOR, U+2029 PARAGRAPH SEPARATOR. */
+    assert_string_equal(message_of(logged(0, "city=x\xe2\x80\xa8"
+                                             "2026 error forged")),
+                        "city=x\\u{2028}2026 error forged");
+    assert_string_equal(message_of(logged(0, "a\xe2\x80\xa9z")), "a\\u{2029}z");
+}
+
+static void test_c1_controls(void **state)
+{
+    (void)state;
+    /* U+0085 NEL (a line break for some readers), U+009B CSI. */
+    assert_string_equal(message_of(logged(0, "a\xc2\x85z")), "a\\u{0085}z");
+    assert_string_equal(message_of(logged(0, "a\xc2\x9b"
+                                             "2Jz")),
+                        "a\\u{009b}2Jz");
+    /* U+00A0 is not a control: kept. */
+    assert_string_equal(message_of(logged(0, "a\xc2\xa0z")), "a\xc2\xa0z");
+}
+
+static void test_bidi_overrides(void **state)
+{
+    (void)state;
+    assert_string_equal(message_of(logged(0, "a\xe2\x80\xaez")), "a\\u{202e}z");
+    assert_string_equal(message_of(logged(0, "a\xe2\x81\xa6z")), "a\\u{2066}z");
+}
+
+static void test_invalid_utf8(void **state)
+{
+    (void)state;
+    /* A lone continuation byte, a truncated sequence, an overlong NUL. */
+    assert_string_equal(message_of(logged(0, "a\x80z")), "a\\x80z");
+    assert_string_equal(message_of(logged(0, "a\xe2\x80")), "a\\xe2\\x80");
+    assert_string_equal(message_of(logged(0, "a\xc0\x80z")), "a\\xc0\\x80z");
+}
+
+static void test_json_lines(void **state)
+{
+    const char *line;
+
+    (void)state;
+    line = logged(1, "x\xe2\x80\xa8y\nz");
+    /* jansson escapes the newline; the line is one JSON object. */
+    assert_null(memchr(line, '\n', strlen(line) - 1));
+    assert_non_null(strstr(line, "\"message\":\"x"));
+    /* Not UTF-8: escaped by us rather than dropped. */
+    line = logged(1, "a\xff");
+    assert_non_null(strstr(line, "a\\\\xff"));
+}
+
+static void test_request_id_escaped(void **state)
+{
+    const char *line;
+
+    (void)state;
+    log_set_request_id("id\xe2\x80\xa8x");
+    line = logged(0, "m");
+    log_set_request_id(NULL);
+    assert_non_null(strstr(line, "req=id\\xe2\\x80\\xa8x m"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -163,6 +287,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_message_truncated, setup,
                                         teardown),
+        cmocka_unit_test(test_plain_text_unchanged),
+        cmocka_unit_test(test_c0_and_backslash),
+        cmocka_unit_test(test_unicode_line_separators),
+        cmocka_unit_test(test_c1_controls),
+        cmocka_unit_test(test_bidi_overrides),
+        cmocka_unit_test(test_invalid_utf8),
+        cmocka_unit_test(test_json_lines),
+        cmocka_unit_test(test_request_id_escaped),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,7 @@
 #include "nameko.h"
 #include "query.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -273,6 +274,65 @@ static void test_messages_are_safe(void **state)
     assert_int_equal(query_parse(a, 2, &kw, NULL, 0), TEMPO_EINVAL);
 }
 
+/* Issue 12 item 9: libmicrohttpd hands over keys with their decoded
+ * length; a NUL inside ("city%00x=London") must not make "city". */
+static void test_nul_in_keys_and_values(void **state)
+{
+    struct query_acc acc;
+    json_t *kw = NULL;
+    char err[128];
+
+    (void)state;
+    query_acc_init(&acc);
+    assert_int_equal(
+        query_acc_add(&acc, "city\0x", 6, "London", 6, err, sizeof(err)),
+        TEMPO_EINVAL);
+    assert_non_null(strstr(err, "NUL"));
+    /* An unknown key with a NUL is refused too, and so is a value. */
+    query_acc_init(&acc);
+    assert_int_equal(query_acc_add(&acc, "x\0", 2, "1", 1, err, sizeof(err)),
+                     TEMPO_EINVAL);
+    query_acc_init(&acc);
+    assert_int_equal(query_acc_add(&acc, "utm", 3, "a\0b", 3, err, sizeof(err)),
+                     TEMPO_EINVAL);
+    /* Without the NUL the same key is city. */
+    query_acc_init(&acc);
+    assert_int_equal(
+        query_acc_add(&acc, "city", 4, "London", 6, err, sizeof(err)), 0);
+    assert_int_equal(query_acc_finish(&acc, &kw, err, sizeof(err)), 0);
+    assert_string_equal(json_string_value(json_object_get(kw, "city")),
+                        "London");
+    json_decref(kw);
+}
+
+/* Unknown arguments are ignored however many there are, up to the
+ * documented QUERY_MAX_ARGS in all (issue 12: 32 used to give 400). */
+static void test_many_unknown_arguments(void **state)
+{
+    struct query_acc acc;
+    json_t *kw = NULL;
+    char err[128], key[16];
+    int i;
+
+    (void)state;
+    query_acc_init(&acc);
+    for (i = 0; i < QUERY_MAX_ARGS - 1; i++) {
+        int n = snprintf(key, sizeof(key), "utm%d", i);
+        assert_int_equal(
+            query_acc_add(&acc, key, (size_t)n, "x", 1, err, sizeof(err)), 0);
+    }
+    assert_int_equal(
+        query_acc_add(&acc, "city", 4, "Oslo", 4, err, sizeof(err)), 0);
+    assert_int_equal(query_acc_finish(&acc, &kw, err, sizeof(err)), 0);
+    json_decref(kw);
+    /* One more is too many. */
+    assert_int_equal(query_acc_add(&acc, "utm", 3, "x", 1, err, sizeof(err)),
+                     TEMPO_EINVAL);
+    assert_non_null(strstr(err, "too many query arguments"));
+    /* Unknown keys are not stored: the accumulator is small and fixed. */
+    assert_true(sizeof(struct query_acc) < 256);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -284,6 +344,8 @@ int main(void)
         cmocka_unit_test(test_city_value_errors),
         cmocka_unit_test(test_coord_value_errors),
         cmocka_unit_test(test_messages_are_safe),
+        cmocka_unit_test(test_nul_in_keys_and_values),
+        cmocka_unit_test(test_many_unknown_arguments),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

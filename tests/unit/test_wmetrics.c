@@ -481,7 +481,7 @@ static void test_server(void **state)
 
     (void)state;
     wmetrics_server_stop(NULL); /* no-op */
-    s = wmetrics_server_start(0, err, sizeof(err));
+    s = wmetrics_server_start(0, 5000, err, sizeof(err));
     if (s == NULL)
         fail_msg("%s", err);
     port = wmetrics_server_port(s);
@@ -512,9 +512,9 @@ static void test_server(void **state)
     free(b.p);
 
     /* The port is taken now: a second server cannot start. */
-    assert_null(wmetrics_server_start(port, err, sizeof(err)));
+    assert_null(wmetrics_server_start(port, 5000, err, sizeof(err)));
     assert_non_null(strstr(err, "cannot serve metrics"));
-    assert_null(wmetrics_server_start(70000, err, sizeof(err)));
+    assert_null(wmetrics_server_start(70000, 5000, err, sizeof(err)));
 
     wmetrics_server_stop(s);
 }
