@@ -33,6 +33,7 @@
 #include "http_client.h"
 #include "log.h"
 #include "metrics.h"
+#include "music_pool.h"
 #include "nameko.h"
 #include "open_meteo.h"
 #include "owm.h"
@@ -48,6 +49,7 @@ struct service {
     struct owm *owm;
     struct open_meteo *om;
     struct spotify *spotify;
+    struct music_pool *pool; /* with spotify: its tracks per genre */
     struct catalog *catalog;
 };
 
@@ -72,6 +74,51 @@ static const struct method {
     {"get_playlist", get_playlist,
      (const char *const[]){"city", "country", "lat", "lon", NULL}},
 };
+
+/* The one source of randomness here: the thread's http client's. */
+static uint64_t thread_random(void *hc)
+{
+    return http_client_random(hc);
+}
+
+struct pool_fill {
+    struct mp_builder *b;
+};
+
+static int pool_add(void *ctx, const struct spotify_track *t)
+{
+    struct pool_fill *pf = ctx;
+    struct mp_track mt = {t->name, t->uri, t->url, t->artists, t->nartists};
+
+    return mp_builder_add(pf->b, &mt) < 0 ? TEMPO_EINTERNAL : 0;
+}
+
+/* The pool's fetch: Spotify search pages for genre g. */
+static int pool_fetch(void *ctx, enum genre g, size_t want, int64_t deadline_ms,
+                      struct mp_builder *b, struct music_pool_fetch_result *res,
+                      char *err, size_t errlen)
+{
+    struct service *svc = ctx;
+    struct spotify_fetch_stats st;
+    struct pool_fill pf = {b};
+    int rc;
+
+    rc = spotify_fetch(svc->spotify, g, want, deadline_ms, pool_add, &pf, &st,
+                       err, errlen);
+    res->wanted = st.wanted;
+    res->pages_failed = st.pages_failed;
+    res->retry_at_ms = spotify_retry_at(svc->spotify);
+    if (rc != 0 || st.pages_failed > 0)
+        log_warn("spotify pool refresh for %s: %zu tracks from %zu of %zu "
+                 "pages%s%s",
+                 genre_name(g), mp_builder_count(b), st.pages - st.pages_failed,
+                 st.pages, rc != 0 ? ": " : "", rc != 0 ? err : "");
+    else
+        log_info("spotify pool refresh for %s: %zu tracks from %zu pages "
+                 "(%ld results)",
+                 genre_name(g), mp_builder_count(b), st.pages, st.total);
+    return rc;
+}
 
 static const char *weather_source(const struct config *cfg)
 {
@@ -119,8 +166,22 @@ struct service *service_create(const struct config *cfg, char *err,
         svc->om = open_meteo_create(cfg);
     if (cfg->music_provider == MUSIC_SPOTIFY)
         svc->spotify = spotify_create(cfg);
+    if (svc->spotify != NULL) {
+        struct music_pool_opts po = {0};
+        int64_t attempt =
+            (int64_t)cfg->upstream_timeout_ms * (1 + cfg->upstream_retries);
+
+        po.ttl_ms = (int64_t)cfg->music_pool_ttl_s * 1000;
+        po.target = MUSIC_POOL_TRACKS;
+        /* A first refresh is two rounds: one page, then the rest. */
+        po.fetch_budget_ms = 2 * attempt + 1000;
+        po.fetch = pool_fetch;
+        po.fetch_ctx = svc;
+        svc->pool = music_pool_create(&po);
+    }
     if ((svc->owm == NULL && svc->om == NULL) ||
-        (cfg->music_provider == MUSIC_SPOTIFY && svc->spotify == NULL)) {
+        (cfg->music_provider == MUSIC_SPOTIFY &&
+         (svc->spotify == NULL || svc->pool == NULL))) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -131,11 +192,12 @@ struct service *service_create(const struct config *cfg, char *err,
     snprintf(murl, sizeof(murl), "%s", cfg->spotify_api_url);
     cfg_mask_url(murl);
     log_info("weather provider %s (%s), music provider %s%s%s%s, "
-             "weather cache %ld s, playlist size %ld",
+             "weather cache %ld s, playlist size %ld%s",
              weather_source(cfg), wurl, svc->spotify ? "spotify" : "catalog",
              svc->spotify ? " (" : "", svc->spotify ? murl : "",
              svc->spotify ? ", catalog fallback)" : "",
-             cfg->weather_cache_ttl_s, cfg->playlist_size);
+             cfg->weather_cache_ttl_s, cfg->playlist_size,
+             svc->spotify ? ", spotify track pool per genre" : "");
     return svc;
 fail:
     service_destroy(svc);
@@ -146,6 +208,7 @@ void service_destroy(struct service *svc)
 {
     if (svc == NULL)
         return;
+    music_pool_destroy(svc->pool); /* its refreshers use spotify */
     spotify_destroy(svc->spotify);
     owm_destroy(svc->owm);
     open_meteo_destroy(svc->om);
@@ -424,9 +487,10 @@ static int get_playlist(struct service_worker *w, const json_t *kwargs,
         return fault(f, TEMPO_ETIMEOUT, "the call expired before it started",
                      NULL);
     if (w->no_block) {
-        /* Only a cache hit with catalog music can be served without
-         * waiting; anything else goes to a pool thread. */
-        if (svc->spotify != NULL || cache_peek(svc->cache, key, &rep) != 0)
+        /* Only a cache hit can be served without waiting (the music
+         * comes from the catalog or a track pool); anything else goes to
+         * a pool thread. */
+        if (cache_peek(svc->cache, key, &rep) != 0)
             return SERVICE_WOULD_BLOCK;
         how = CACHE_HIT;
         rc = 0;
@@ -444,11 +508,20 @@ static int get_playlist(struct service_worker *w, const json_t *kwargs,
         return fault(f, TEMPO_EUPSTREAM, "weather provider answered garbage",
                      NULL);
 
-    if (svc->spotify != NULL) {
-        rc = spotify_tracks(svc->spotify, w->hc, g, (size_t)cfg->playlist_size,
-                            phase_deadline(w), &tracks, err, sizeof(err));
+    if (svc->pool != NULL) {
+        rc = music_pool_sample(svc->pool, g, (size_t)cfg->playlist_size,
+                               !w->no_block, phase_deadline(w), thread_random,
+                               w->hc, &tracks, err, sizeof(err));
+        if (rc == MUSIC_POOL_WOULD_BLOCK)
+            return SERVICE_WOULD_BLOCK; /* a first fetch to wait for */
         if (rc == 0) {
             music = "spotify";
+        } else if (rc == MUSIC_POOL_UNAVAILABLE) {
+            /* Known and logged once by the pool's refresher. */
+            log_debug("music provider unavailable (%s); serving the "
+                      "built-in catalog",
+                      err);
+            degraded = 1;
         } else {
             log_warn("music provider failed (%s); serving the built-in "
                      "catalog",

@@ -3,8 +3,9 @@
  *
  * The worker's AMQP loop hands each decoded call to service_call() on one of
  * its threads and publishes whatever comes back.  One `struct service` is
- * shared by all threads (providers, caches, Spotify token: thread-safe
- * inside); each thread owns one `struct service_worker` (its CURL handle).
+ * shared by all threads (providers, caches, Spotify token and track pool:
+ * thread-safe inside); each thread owns one `struct service_worker` (its CURL
+ * handle).
  */
 #ifndef TEMPO_SERVICE_H
 #define TEMPO_SERVICE_H
@@ -58,8 +59,10 @@ int service_call(struct service_worker *w, const char *method,
  * service_call without blocking: answers (0 or a negative tempo_err, as
  * service_call) only when no upstream call or wait is needed: invalid
  * calls, and playlists whose weather is a fresh cache hit and whose music
- * comes from the built-in catalog.  Otherwise returns SERVICE_WOULD_BLOCK
- * having done nothing, and the call goes to service_call on a pool thread.
+ * comes from the built-in catalog or the genre's Spotify track pool (or
+ * from the catalog, degraded, while a failed first fetch of the pool backs
+ * off).  Otherwise returns SERVICE_WOULD_BLOCK having done nothing but a
+ * cache lookup, and the call goes to service_call on a pool thread.
  */
 #define SERVICE_WOULD_BLOCK 1
 int service_call_try(struct service_worker *w, const char *method,
