@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include "amqp_conn.h"
 #include "log.h"
 
 #include <errno.h>
@@ -19,7 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum cfg_type { T_STR, T_LONG, T_LEVEL, T_FORMAT, T_WEATHER, T_MUSIC };
+enum cfg_type { T_STR, T_LONG, T_LEVEL, T_FORMAT, T_WEATHER, T_MUSIC, T_QTYPE };
 
 struct cfg_row {
     const char *env;
@@ -38,7 +39,18 @@ struct cfg_row {
 static const struct cfg_row cfg_table[] = {
     {"AMQP_URL", "amqp-url", T_STR, OFF(amqp_url), 0, 0,
      "amqp://guest:guest@localhost:5672/", CFG_BOTH, 1,
-     "broker URL; a comma-separated list fails over between nodes"},
+     "broker URL, amqp:// or amqps:// (TLS); a comma-separated list "
+     "fails over between nodes (write a comma inside a password as %2C)"},
+    {"AMQP_CA_FILE", "amqp-ca-file", T_STR, OFF(amqp_ca_file), 0, 0, "",
+     CFG_BOTH, 0,
+     "amqps://: PEM file of the CA certificates that sign the broker's "
+     "certificate (default: the system store)"},
+    {"AMQP_CERT_FILE", "amqp-cert-file", T_STR, OFF(amqp_cert_file), 0, 0, "",
+     CFG_BOTH, 0,
+     "amqps://: PEM client certificate (chain) for mutual TLS, with "
+     "AMQP_KEY_FILE"},
+    {"AMQP_KEY_FILE", "amqp-key-file", T_STR, OFF(amqp_key_file), 0, 0, "",
+     CFG_BOTH, 0, "amqps://: PEM private key (unencrypted) of AMQP_CERT_FILE"},
     {"LOG_LEVEL", "log-level", T_LEVEL, OFF(log_level), 0, 0, "info", CFG_BOTH,
      0, "debug, info, warn or error"},
     {"LOG_FORMAT", "log-format", T_FORMAT, OFF(log_json), 0, 0, "text",
@@ -61,6 +73,10 @@ static const struct cfg_row cfg_table[] = {
     {"DRAIN_TIMEOUT_MS", "drain-timeout-ms", T_LONG, OFF(drain_timeout_ms), 0,
      600000, "10000", CFG_BOTH, 0,
      "on SIGTERM, wait this long for calls in flight"},
+    {"RPC_QUEUE_TYPE", "rpc-queue-type", T_QTYPE, OFF(rpc_queue_quorum), 0, 0,
+     "classic", CFG_WORKER, 0,
+     "classic or quorum: the type rpc-weather_service is declared with when "
+     "it does not exist yet (an existing queue is used as it is)"},
     {"WORKER_CONCURRENCY", "worker-concurrency", T_LONG,
      OFF(worker_concurrency), 1, 1024, "16", CFG_WORKER, 0,
      "RPC calls one worker process serves at once"},
@@ -117,6 +133,7 @@ static const struct cfg_row cfg_table[] = {
 static const char *const weather_names[] = {"auto", "openweathermap",
                                             "open-meteo"};
 static const char *const music_names[] = {"auto", "spotify", "catalog"};
+static const char *const qtype_names[] = {"classic", "quorum"};
 
 static int name_index(const char *const *names, size_t n, const char *s)
 {
@@ -236,6 +253,13 @@ static int cfg_set(struct config *cfg, const struct cfg_row *r, const char *val)
         }
         *ip = i;
         return 0;
+    case T_QTYPE:
+        if ((i = name_index(qtype_names, 2, val)) < 0) {
+            cfg_bad(r, val, "want classic or quorum");
+            return -1;
+        }
+        *ip = i;
+        return 0;
     }
     return -1;
 }
@@ -294,6 +318,9 @@ static void cfg_value(const struct config *cfg, const struct cfg_row *r,
     case T_MUSIC:
         snprintf(buf, cap, "%s", music_names[*ip % 3]);
         break;
+    case T_QTYPE:
+        snprintf(buf, cap, "%s", qtype_names[*ip % 2]);
+        break;
     }
 }
 
@@ -351,7 +378,7 @@ void cfg_print(const struct config *cfg, int who, FILE *out)
             continue;
         cfg_value(cfg, r, buf, sizeof(buf));
         if (strcmp(r->env, "AMQP_URL") == 0)
-            cfg_mask_url(buf);
+            amqp_url_list_mask(cfg->amqp_url, buf, sizeof(buf));
         fprintf(out, "%s=", r->env);
         print_escaped(out, buf);
         fputc('\n', out);
@@ -415,6 +442,23 @@ static int cfg_resolve(struct config *cfg)
         cfg->worker_id = strdup(id);
         if (cfg->worker_id == NULL)
             abort();
+    }
+    return 0;
+}
+
+/* AMQP_URL and the TLS files: what can never connect stops at start. */
+static int cfg_check_amqp(const struct config *cfg)
+{
+    char err[512];
+
+    if (amqp_url_list_check(cfg->amqp_url, err, sizeof(err)) < 0) {
+        fprintf(stderr, "config: AMQP_URL: %s\n", err);
+        return -1;
+    }
+    if (amqp_conn_tls_check(cfg->amqp_ca_file, cfg->amqp_cert_file,
+                            cfg->amqp_key_file, err, sizeof(err)) < 0) {
+        fprintf(stderr, "config: %s\n", err);
+        return -1;
     }
     return 0;
 }
@@ -497,7 +541,7 @@ enum cfg_result cfg_load(struct config *cfg, int who, const char *prog,
             return CFG_ERROR;
     }
 
-    if (cfg_resolve(cfg) < 0)
+    if (cfg_resolve(cfg) < 0 || cfg_check_amqp(cfg) < 0)
         return CFG_ERROR;
     if (check) {
         cfg_print(cfg, who, stdout);

@@ -24,6 +24,9 @@ enum cfg_provider_music { MUSIC_AUTO = 0, MUSIC_SPOTIFY, MUSIC_CATALOG };
  */
 struct config {
     char *amqp_url;
+    char *amqp_ca_file;   /* "" = the system CA store */
+    char *amqp_cert_file; /* "" = no client certificate */
+    char *amqp_key_file;
     int log_level; /* enum log_level */
     int log_json;
     char *gateway_addr;
@@ -33,6 +36,7 @@ struct config {
     long http_max_per_ip;
     long http_idle_timeout_s;
     long drain_timeout_ms;
+    int rpc_queue_quorum; /* RPC_QUEUE_TYPE: 0 classic, 1 quorum */
     long worker_concurrency;
     long metrics_port; /* 0 = off */
     int weather_provider; /* resolved: never WEATHER_AUTO after cfg_load */

@@ -19,6 +19,7 @@ int log__level = LOG_INFO;
 static const char *log_daemon = "tempo";
 static int log_json;
 static _Thread_local char log_reqid[129];
+static _Thread_local char log_trace[33];
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
@@ -66,13 +67,29 @@ static void escape_into(char *dst, size_t cap, const char *src, int ascii)
 
 void log_set_request_id(const char *id)
 {
-    if (id == NULL) {
+    log_set_context(id, NULL);
+}
+
+void log_set_context(const char *request_id, const char *trace_id)
+{
+    size_t i;
+
+    /* The ids may come from a peer (an AMQP header): escape them like a
+     * message, so they cannot forge or split lines either. */
+    if (request_id == NULL)
         log_reqid[0] = '\0';
+    else
+        escape_into(log_reqid, sizeof(log_reqid), request_id, 1);
+    log_trace[0] = '\0';
+    if (trace_id == NULL)
         return;
-    }
-    /* The id may come from a peer (an AMQP header): escape it like a
-     * message, so it cannot forge or split lines either. */
-    escape_into(log_reqid, sizeof(log_reqid), id, 1);
+    for (i = 0; i < 32; i++) /* only ever 32 lower-case hex digits */
+        if (!((trace_id[i] >= '0' && trace_id[i] <= '9') ||
+              (trace_id[i] >= 'a' && trace_id[i] <= 'f')))
+            return;
+    if (trace_id[32] != '\0')
+        return;
+    memcpy(log_trace, trace_id, 33);
 }
 
 void log__write(int level, const char *fmt, ...)
@@ -96,8 +113,7 @@ void log__write(int level, const char *fmt, ...)
     clock_gettime(CLOCK_REALTIME, &now);
     gmtime_r(&now.tv_sec, &tm);
     n = (int)strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(ts + n, sizeof(ts) - (size_t)n, ".%03ldZ",
-             now.tv_nsec / 1000000L);
+    snprintf(ts + n, sizeof(ts) - (size_t)n, ".%03ldZ", now.tv_nsec / 1000000L);
     if (level < LOG_DEBUG || level > LOG_ERROR)
         level = LOG_ERROR;
 
@@ -109,6 +125,8 @@ void log__write(int level, const char *fmt, ...)
         json_object_set_new(o, "daemon", json_string(log_daemon));
         if (log_reqid[0] != '\0')
             json_object_set_new(o, "request_id", json_string(log_reqid));
+        if (log_trace[0] != '\0')
+            json_object_set_new(o, "trace_id", json_string(log_trace));
         /* jansson escapes control characters itself: use the raw text,
          * unless it is not valid UTF-8. */
         json_t *m = json_string(raw);
@@ -130,6 +148,10 @@ void log__write(int level, const char *fmt, ...)
         }
         free(s);
         return;
+    } else if (log_reqid[0] != '\0' && log_trace[0] != '\0') {
+        n = snprintf(line, sizeof(line), "%s %s %s[%d] req=%s trace=%s %s\n",
+                     ts, level_names[level], log_daemon, (int)getpid(),
+                     log_reqid, log_trace, msg);
     } else if (log_reqid[0] != '\0') {
         n = snprintf(line, sizeof(line), "%s %s %s[%d] req=%s %s\n", ts,
                      level_names[level], log_daemon, (int)getpid(), log_reqid,

@@ -18,8 +18,17 @@ void log_init(const char *daemon, int level, int json);
 /* Parses "debug".."error"; returns the level or -1. */
 int log_level_parse(const char *s);
 
-/* The current thread's request id (copied; NULL clears). */
+/* The current thread's request id (copied; NULL clears); clears the
+ * trace id. */
 void log_set_request_id(const char *id);
+
+/*
+ * The current thread's request id and W3C trace id (copied; NULL clears
+ * either).  Lines then carry "req=<id> trace=<trace id>" (text) or
+ * "request_id" and "trace_id" (JSON).  A trace id that is not 32
+ * lower-case hex digits is ignored.
+ */
+void log_set_context(const char *request_id, const char *trace_id);
 
 extern int log__level;
 

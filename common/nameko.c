@@ -28,6 +28,7 @@
 #include "nameko.h"
 
 #include "errors.h"
+#include "json_scan.h"
 #include "validate.h"
 
 #include <math.h>
@@ -385,6 +386,23 @@ char *nameko_reply_encode_result(const json_t *result)
     return sb_finish(&sb);
 }
 
+char *nameko_reply_encode_result_fit(json_t *result, const char *array_key,
+                                     size_t *kept)
+{
+    json_t *arr = json_object_get(result, array_key);
+    char *s = nameko_reply_encode_result(result);
+
+    while (s == NULL && json_is_array(arr) && json_array_size(arr) > 1) {
+        size_t keep = json_array_size(arr) / 2;
+        while (json_array_size(arr) > keep)
+            json_array_remove(arr, json_array_size(arr) - 1);
+        s = nameko_reply_encode_result(result);
+    }
+    if (kept != NULL)
+        *kept = json_is_array(arr) ? json_array_size(arr) : 0;
+    return s;
+}
+
 char *nameko_reply_encode_error(const char *exc_type, const char *exc_path,
                                 const json_t *exc_args, const char *value)
 {
@@ -599,25 +617,17 @@ void nameko_reply_clear(struct nameko_reply *reply)
 int nameko_reply_result_span(const void *body, size_t len, size_t *off,
                              size_t *span)
 {
-    static const struct {
-        const char *head, *tail;
-    } forms[] = {
-        {"{\"result\": {", "}, \"error\": null}"}, /* Python json.dumps */
-        {"{\"result\":{", "},\"error\":null}"},    /* compact */
-    };
     const char *b = body;
-    size_t i;
+    size_t r_off, r_len, e_off, e_len;
 
-    for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
-        size_t h = strlen(forms[i].head), t = strlen(forms[i].tail);
-        if (len < h + t || memcmp(b, forms[i].head, h) != 0 ||
-            memcmp(b + len - t, forms[i].tail, t) != 0)
-            continue;
-        /* Both include the object's braces: "{" ends head, "}" starts
-         * tail. */
-        *off = h - 1;
-        *span = len - (h - 1) - (t - 1);
-        return 0;
-    }
-    return -1;
+    if (b == NULL || len == 0 || len > NAMEKO_MAX_BODY ||
+        json_scan_object2(b, len, "result", &r_off, &r_len, "error", &e_off,
+                          &e_len) < 0)
+        return -1;
+    if (r_off == (size_t)-1 || e_off == (size_t)-1 || b[r_off] != '{' ||
+        e_len != 4 || memcmp(b + e_off, "null", 4) != 0)
+        return -1;
+    *off = r_off;
+    *span = r_len;
+    return 0;
 }

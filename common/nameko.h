@@ -26,6 +26,16 @@
 #define NAMEKO_MALFORMED_REQUEST "MalformedRequest"
 #define NAMEKO_INCORRECT_SIGNATURE "IncorrectSignature"
 
+/* AMQP header names of a call (SPEC section 3). */
+#define NAMEKO_HDR_CALL_ID_STACK "nameko.call_id_stack"
+#define NAMEKO_HDR_REQUEST_ID "nameko.request_id"
+/* The caller's absolute deadline: epoch milliseconds, an AMQP long-long
+ * integer (a decimal string is accepted too). */
+#define TEMPO_HDR_DEADLINE "tempo.deadline_ms"
+/* W3C Trace Context, as the AMQP binding of the spec names them. */
+#define TEMPO_HDR_TRACEPARENT "traceparent"
+#define TEMPO_HDR_TRACESTATE "tracestate"
+
 /* A decoded call.  args and kwargs are new references (json_decref both). */
 struct nameko_call {
     json_t *args;   /* array */
@@ -53,6 +63,16 @@ char *nameko_call_encode(const json_t *kwargs);
  * borrowed.  Returns a new malloc'd string or NULL.
  */
 char *nameko_reply_encode_result(const json_t *result);
+
+/*
+ * nameko_reply_encode_result, and when the body would exceed
+ * NAMEKO_MAX_BODY, halves the array result[array_key] (dropping from its
+ * end; result is modified) until it fits or holds one element.  *kept (may
+ * be NULL) receives the array's final size.  Returns a new malloc'd string,
+ * or NULL if even that does not fit.
+ */
+char *nameko_reply_encode_result_fit(json_t *result, const char *array_key,
+                                     size_t *kept);
 
 /*
  * Encodes an error reply `{"result": null, "error": {"exc_type": ...,
@@ -83,13 +103,14 @@ int nameko_reply_decode(const void *body, size_t len,
 void nameko_reply_clear(struct nameko_reply *reply);
 
 /*
- * Fast path for the common success reply: when body is exactly
- * `{"result": {...}, "error": null}` (Python's separators, or compact ones),
- * sets *off and *span to the bytes of the result object and returns 0,
- * without allocating or parsing the object.  Otherwise returns -1 and the
- * caller decodes with nameko_reply_decode.  The span is only as well-formed
- * as the peer's JSON: the gateway passes results through unvalidated
- * (SPEC section 3), so this is for trusted workers' replies.
+ * Fast path for the common success reply: when body is a Nameko reply
+ * whose "error" is null and whose "result" is an object, sets *off and
+ * *span to the bytes of the result object and returns 0, without building
+ * a tree.  The envelope is fully validated (json_scan.h): whatever this
+ * accepts, nameko_reply_decode accepts with the same result, so a reply
+ * that is not JSON never goes out as a 200.  Otherwise returns -1 and the
+ * caller decodes with nameko_reply_decode (which also covers what the
+ * scanner declines: escaped keys, deep nesting).
  */
 int nameko_reply_result_span(const void *body, size_t len, size_t *off,
                              size_t *span);

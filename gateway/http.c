@@ -22,6 +22,7 @@
 #include "nameko.h"
 #include "query.h"
 #include "rpc_client.h"
+#include "trace.h"
 #include "validate.h"
 
 #include <arpa/inet.h>
@@ -56,6 +57,7 @@ struct http_req {
     enum metrics_route route;
     int status;
     struct timespec start;
+    struct trace trace; /* W3C trace context of this request */
 };
 
 struct route {
@@ -196,19 +198,21 @@ static enum MHD_Result route_healthz(struct http_req *r)
 
 static enum MHD_Result route_readyz(struct http_req *r)
 {
-    int ready = rpc_client_ready(r->srv->rpc);
+    const char *why = rpc_client_unready_reason(r->srv->rpc);
+    json_t *body =
+        json_pack("{s:s,s:b}", "status", why == NULL ? "ready" : "unavailable",
+                  "broker", rpc_client_connected(r->srv->rpc));
 
-    return send_json(r, ready ? 200 : 503,
-                     json_pack("{s:s,s:b}", "status",
-                               ready ? "ready" : "unavailable", "broker",
-                               ready));
+    if (body != NULL && why != NULL)
+        json_object_set_new(body, "reason", json_string(why));
+    return send_json(r, why == NULL ? 200 : 503, body);
 }
 
 static enum MHD_Result route_metrics(struct http_req *r)
 {
     size_t len = 0;
     char *text = metrics_render(rpc_client_inflight(r->srv->rpc),
-                                rpc_client_ready(r->srv->rpc), &len);
+                                rpc_client_connected(r->srv->rpc), &len);
 
     if (text == NULL)
         return reply_error(r, TEMPO_EINTERNAL, "metrics unavailable");
@@ -235,7 +239,9 @@ static enum MHD_Result finish_rpc(struct http_req *r)
     return reply_error(r, r->rpc.err, r->rpc.message);
 }
 
-static void set_request_id(struct http_req *r, struct MHD_Connection *conn)
+/* The request id and trace context: the client's when valid, else new
+ * ones (an invalid header is replaced, never reflected). */
+static void set_request_context(struct http_req *r, struct MHD_Connection *conn)
 {
     const char *id =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
@@ -244,6 +250,13 @@ static void set_request_id(struct http_req *r, struct MHD_Connection *conn)
         snprintf(r->rpc.request_id, sizeof(r->rpc.request_id), "%s", id);
     else
         amqp_conn_uuid4(r->rpc.request_id);
+    trace_begin(
+        &r->trace,
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "traceparent"),
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "tracestate"));
+    trace_format(&r->trace, r->rpc.traceparent, sizeof(r->rpc.traceparent));
+    snprintf(r->rpc.tracestate, sizeof(r->rpc.tracestate), "%s",
+             r->trace.state);
 }
 
 /* Routes a complete request: answers at once or suspends it for an RPC. */
@@ -290,13 +303,13 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
         r->conn = conn;
         r->route = ROUTE_OTHER;
         clock_gettime(CLOCK_MONOTONIC, &r->start);
-        set_request_id(r, conn);
+        set_request_context(r, conn);
         *con_cls = r;
         atomic_fetch_add(&srv->active, 1);
         if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
             return MHD_YES;
         r->state = REQ_ANSWERED;
-        log_set_request_id(r->rpc.request_id);
+        log_set_context(r->rpc.request_id, r->trace.trace_id);
         ret = dispatch(r, url, method);
         log_set_request_id(NULL);
         return ret;
@@ -305,7 +318,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
         *upload_data_size = 0; /* a body: ignored */
         return MHD_YES;
     }
-    log_set_request_id(r->rpc.request_id);
+    log_set_context(r->rpc.request_id, r->trace.trace_id);
     switch (r->state) {
     case REQ_NEW:
         r->state = REQ_ANSWERED;
@@ -337,7 +350,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn,
         r->status = 499; /* client went away before the answer */
     metrics_request(r->route, r->status, seconds_since(&r->start));
     if (r->route == ROUTE_WEATHER) {
-        log_set_request_id(r->rpc.request_id);
+        log_set_context(r->rpc.request_id, r->trace.trace_id);
         log_debug("/weather answered %d in %.1f ms", r->status,
                   seconds_since(&r->start) * 1e3);
         log_set_request_id(NULL);

@@ -5,9 +5,8 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "sig.h"
 
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -28,8 +27,7 @@ int main(int argc, char **argv)
 {
     struct config cfg;
     struct http_server *srv = NULL;
-    sigset_t sigs;
-    int sig = 0, status = EXIT_FAILURE;
+    int sig, status = EXIT_FAILURE;
 
     switch (cfg_load(&cfg, CFG_GATEWAY, "gateway", TEMPO_VERSION, argc,
                      argv)) {
@@ -45,19 +43,12 @@ int main(int argc, char **argv)
     log_init("gateway", cfg.log_level, cfg.log_json);
     raise_fd_limit();
 
-    /* Every thread inherits this mask; only sigwait below sees them. */
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    sig_block(); /* before any thread starts: they all inherit it */
 
     srv = http_server_create(&cfg);
     if (srv == NULL || http_server_start(srv) < 0)
         goto out;
-    sigdelset(&sigs, SIGPIPE);
-    while (sigwait(&sigs, &sig) != 0)
-        ;
+    sig = sig_wait();
     log_info("signal %d: draining (up to %ld ms)", sig, cfg.drain_timeout_ms);
     http_server_stop(srv, cfg.drain_timeout_ms);
     log_info("stopped");

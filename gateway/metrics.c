@@ -29,6 +29,7 @@ static atomic_ulong lat_bucket[ROUTE__COUNT][NBUCKET + 1];
 static atomic_ulong lat_sum_us[ROUTE__COUNT];
 static atomic_ulong rpc_timeouts, rpc_unroutable, reconnects;
 static atomic_ulong err_codes[NCODES];
+static atomic_int broker_blocked;
 
 #define RELAXED memory_order_relaxed
 
@@ -66,6 +67,11 @@ void metrics_rpc_unroutable(void)
 void metrics_broker_reconnect(void)
 {
     atomic_fetch_add_explicit(&reconnects, 1, RELAXED);
+}
+
+void metrics_broker_blocked(int blocked)
+{
+    atomic_store_explicit(&broker_blocked, blocked ? 1 : 0, RELAXED);
 }
 
 void metrics_error_code(const char *code)
@@ -150,9 +156,14 @@ char *metrics_render(long inflight, int ready, size_t *len)
                 "tempo_broker_reconnects_total %lu\n"
                 "# HELP tempo_broker_connected 1 while connected to the "
                 "broker.\n# TYPE tempo_broker_connected gauge\n"
-                "tempo_broker_connected %d\n",
+                "tempo_broker_connected %d\n"
+                "# HELP tempo_broker_blocked 1 while the broker blocks the "
+                "connection (resource alarm).\n"
+                "# TYPE tempo_broker_blocked gauge\n"
+                "tempo_broker_blocked %d\n",
                 inflight, atomic_load_explicit(&rpc_timeouts, RELAXED),
                 atomic_load_explicit(&rpc_unroutable, RELAXED),
-                atomic_load_explicit(&reconnects, RELAXED), ready ? 1 : 0);
+                atomic_load_explicit(&reconnects, RELAXED), ready ? 1 : 0,
+                atomic_load_explicit(&broker_blocked, RELAXED));
     return tbuf_finish(&b, len);
 }

@@ -22,6 +22,7 @@ void metrics_request(enum metrics_route route, int status, double seconds);
 void metrics_rpc_timeout(void);
 void metrics_rpc_unroutable(void);
 void metrics_broker_reconnect(void);
+void metrics_broker_blocked(int blocked);
 void metrics_error_code(const char *code);
 
 /*

@@ -2,144 +2,86 @@
  * rpc_client.c - see rpc_client.h.
  *
  * DESIGN
- * One thread ("amqp") owns everything AMQP.  Its loop:
+ * The connection itself (connect, fail-over, backoff, frames, heartbeats,
+ * blocked/unblocked, cancelled consumers) is common/amqp_loop.c's.  This
+ * file is what the gateway does with it, all on the loop's thread:
  *
- *   connect (round-robin over AMQP_URL, jittered backoff) and declare:
- *     exchange nameko-rpc, reply queue rpc.reply-gateway-<uuid> bound with
- *     key <uuid> (x-expires 300000), consume it with no-ack on channel 1;
- *   then repeat:
- *     take submitted calls: fail them with 503 if the service queue has no
- *     consumer (passive declare on channel 2, cached for CONSUMER_TTL_MS),
- *     else publish with mandatory, expiration = time left, reply_to = <uuid>,
- *     and file them in the correlation table and the deadline list;
- *     fail calls whose deadline passed (504);
- *     poll the socket and the eventfd until the next deadline (at most 1 s,
- *     well inside the heartbeat interval);
- *     read every frame available: replies complete their call, a
- *     basic.return (no route) fails its call with 503, anything else
- *     fatal drops the connection.
- *   On a lost connection every call in flight fails at once with 503.
+ *   connected   declare nameko-rpc; declare a reply queue with a fresh
+ *               name, rpc.reply-gateway-<uuid>, bound with key <uuid>, and
+ *               consume it (no-ack).  Fresh per connection, so after a
+ *               fail-over it lives on the node we are connected to; the
+ *               calls waiting on the old one were failed (503) when it
+ *               was lost.  Open channel 2 and read the service queue's
+ *               consumer count once.
+ *   mail        submitted calls: fail them at once (503) while the broker
+ *               blocks us or the service queue has no consumer, else
+ *               publish (mandatory, expiration = time left, the absolute
+ *               deadline in a header) and file them in the call table;
+ *   delivery    a reply completes its call (unknown ids are dropped);
+ *   returned    basic.return (no queue bound): that call fails with 503;
+ *   tick        fail calls whose deadline passed (504); every
+ *               CONSUMER_CHECK_MS send a passive queue.declare of the
+ *               service queue on channel 2, without waiting;
+ *   method      its declare-ok (or the 404 channel.close when the queue does
+ *               not exist) updates the cached consumer count;
+ *   lost        every call in flight fails at once with 503.
  *
- * All calls share one timeout, so the deadline list is FIFO: append at the
- * tail, expire from the head.  The correlation table is a chained hash.
- * Each call completes exactly once because it is in the table iff it is in
- * the list, and complete() removes it from both before calling done().
+ * The consumer check is asynchronous so that a slow broker never stalls
+ * replies; the count it caches is also what makes /readyz honest.
  */
 #include "rpc_client.h"
 
 #include "amqp_conn.h"
+#include "clock.h"
 #include "config.h"
+#include "container_of.h"
 #include "errors.h"
 #include "log.h"
 #include "metrics.h"
 #include "nameko.h"
 #include "validate.h"
 
-#include <errno.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <time.h>
-#include <unistd.h>
 
-#define SERVICE_NAME "weather_service"
-#define SERVICE_QUEUE "rpc-weather_service"
-#define NBUCKETS 16384u
-#define CONSUMER_TTL_MS 200
+#define CONSUMER_CHECK_MS 200
 #define REPLY_QUEUE_EXPIRES_MS 300000
-#define CH_MAIN 1
+#define CH_MAIN AMQP_LOOP_CHANNEL
 #define CH_CHECK 2
+
+/* The consumer check's channel. */
+enum check_state {
+    CHECK_CLOSED = 0, /* channel 2 not open */
+    CHECK_OPENING,    /* channel.open sent */
+    CHECK_IDLE,       /* open, nothing asked */
+    CHECK_PENDING,    /* passive queue.declare sent */
+};
 
 struct rpc_client {
     const struct config *cfg;
     rpc_done_fn done;
     void *ud;
-
-    pthread_t thread;
-    int started;
-    int efd;
-    atomic_int ready;
-    atomic_int stopping;
+    struct amqp_loop *loop;
     atomic_long inflight;
-    atomic_long drain_deadline; /* ms, monotonic; 0 = not draining */
+    atomic_long consumers; /* on the service queue; -1 = unknown */
 
-    pthread_mutex_t lock; /* guards the submit queue and closed */
-    struct rpc_req *q_head, *q_tail;
-    int closed; /* the thread has taken its last submissions */
-
-    /* amqp thread only */
-    amqp_connection_state_t conn;
-    unsigned url_cursor;
+    /* the loop's thread only */
     char reply_key[37];
     char reply_queue[64];
-    int check_channel_open;
-    long consumers;          /* last consumer count, -1 = unknown */
-    int64_t consumers_at_ms; /* when it was read */
-    struct rpc_req *buckets[NBUCKETS];
-    struct rpc_req *d_head, *d_tail;
+    struct calltable calls;
+    enum check_state check;
+    int64_t check_at; /* next check, monotonic ms */
+    int connected_once;
 };
 
-static int64_t now_ms(void)
+static struct rpc_req *req_of(struct call_entry *e)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return container_of(e, struct rpc_req, entry);
 }
 
-static unsigned hash_str(const char *s)
-{
-    unsigned h = 2166136261u;
-
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h & (NBUCKETS - 1);
-}
-
-/* ---- in-flight table ---------------------------------------------------- */
-
-static void table_add(struct rpc_client *c, struct rpc_req *r)
-{
-    unsigned b = hash_str(r->corr_id);
-
-    r->h_next = c->buckets[b];
-    c->buckets[b] = r;
-    r->d_next = NULL;
-    r->d_prev = c->d_tail;
-    if (c->d_tail != NULL)
-        c->d_tail->d_next = r;
-    else
-        c->d_head = r;
-    c->d_tail = r;
-}
-
-static struct rpc_req *table_take(struct rpc_client *c, const char *corr)
-{
-    struct rpc_req **pp = &c->buckets[hash_str(corr)], *r;
-
-    for (; (r = *pp) != NULL; pp = &r->h_next) {
-        if (strcmp(r->corr_id, corr) != 0)
-            continue;
-        *pp = r->h_next;
-        if (r->d_prev != NULL)
-            r->d_prev->d_next = r->d_next;
-        else
-            c->d_head = r->d_next;
-        if (r->d_next != NULL)
-            r->d_next->d_prev = r->d_prev;
-        else
-            c->d_tail = r->d_prev;
-        r->h_next = r->d_next = r->d_prev = NULL;
-        return r;
-    }
-    return NULL;
-}
-
-/* Completes a call that is in no table or list any more. */
+/* Completes a call that is in the table no more. */
 static void complete(struct rpc_client *c, struct rpc_req *r, int err,
                      const char *message)
 {
@@ -150,55 +92,132 @@ static void complete(struct rpc_client *c, struct rpc_req *r, int err,
     c->done(r, c->ud);
 }
 
-static void fail_all_inflight(struct rpc_client *c, int err, const char *msg)
+static void fail_all(struct rpc_client *c, int err, const char *msg)
 {
-    while (c->d_head != NULL) {
-        struct rpc_req *r = table_take(c, c->d_head->corr_id);
-        complete(c, r, err, msg);
+    struct call_entry *e;
+
+    while ((e = calltable_first(&c->calls)) != NULL) {
+        calltable_take(&c->calls, e->corr_id);
+        complete(c, req_of(e), err, msg);
     }
 }
 
-static struct rpc_req *queue_take_all(struct rpc_client *c)
-{
-    struct rpc_req *head;
+/* ---- the consumer check ---------------------------------------------------
+ */
 
-    pthread_mutex_lock(&c->lock);
-    head = c->q_head;
-    c->q_head = c->q_tail = NULL;
-    pthread_mutex_unlock(&c->lock);
-    return head;
+static void check_send(struct rpc_client *c, amqp_connection_state_t conn)
+{
+    int rc;
+
+    if (c->check == CHECK_CLOSED) {
+        amqp_channel_open_t open;
+        memset(&open, 0, sizeof(open));
+        rc = amqp_send_method(conn, CH_CHECK, AMQP_CHANNEL_OPEN_METHOD, &open);
+        c->check = CHECK_OPENING;
+    } else {
+        amqp_queue_declare_t d;
+        memset(&d, 0, sizeof(d));
+        d.queue = amqp_cstring_bytes(TEMPO_SERVICE_QUEUE);
+        d.passive = 1;
+        rc = amqp_send_method(conn, CH_CHECK, AMQP_QUEUE_DECLARE_METHOD, &d);
+        c->check = CHECK_PENDING;
+    }
+    if (rc != AMQP_STATUS_OK)
+        amqp_loop_drop(c->loop, amqp_error_string2(rc));
 }
 
-static void fail_queue(struct rpc_client *c, int err, const char *msg)
+static int on_method(struct amqp_loop *l, void *ud, amqp_channel_t ch,
+                     const amqp_method_t *m)
 {
-    struct rpc_req *r = queue_take_all(c), *next;
+    struct rpc_client *c = ud;
+    amqp_connection_state_t conn = amqp_loop_conn(l);
 
-    for (; r != NULL; r = next) {
-        next = r->q_next;
-        complete(c, r, err, msg);
+    if (ch != CH_CHECK)
+        return -1;
+    switch (m->id) {
+    case AMQP_CHANNEL_OPEN_OK_METHOD:
+        c->check = CHECK_IDLE;
+        check_send(c, conn);
+        return 0;
+    case AMQP_QUEUE_DECLARE_OK_METHOD: {
+        amqp_queue_declare_ok_t *ok = m->decoded;
+        atomic_store(&c->consumers, (long)ok->consumer_count);
+        c->check = CHECK_IDLE;
+        c->check_at = clock_mono_ms() + CONSUMER_CHECK_MS;
+        return 0;
     }
+    case AMQP_CHANNEL_CLOSE_METHOD: {
+        /* 404: the queue does not exist (no worker ever declared it, or
+         * it was deleted).  Acknowledge; reopen at the next check. */
+        amqp_channel_close_t *cl = m->decoded;
+        amqp_channel_close_ok_t close_ok;
+        if (cl->reply_code != AMQP_NOT_FOUND)
+            log_warn("consumer check: channel closed: %u %.*s", cl->reply_code,
+                     (int)cl->reply_text.len,
+                     (const char *)cl->reply_text.bytes);
+        memset(&close_ok, 0, sizeof(close_ok));
+        if (amqp_send_method(conn, CH_CHECK, AMQP_CHANNEL_CLOSE_OK_METHOD,
+                             &close_ok) != AMQP_STATUS_OK) {
+            amqp_loop_drop(l, "sending channel.close-ok");
+            return 0;
+        }
+        atomic_store(&c->consumers, 0);
+        c->check = CHECK_CLOSED;
+        c->check_at = clock_mono_ms() + CONSUMER_CHECK_MS;
+        return 0;
+    }
+    default:
+        return -1;
+    }
+}
+
+/* The first count, synchronously, while connecting. */
+static int check_now(struct rpc_client *c, amqp_connection_state_t conn,
+                     char *err, size_t errlen)
+{
+    amqp_queue_declare_ok_t *ok;
+    amqp_rpc_reply_t r;
+
+    amqp_channel_open(conn, CH_CHECK);
+    if (amqp_conn_check(conn, "channel.open 2", err, errlen) < 0)
+        return TEMPO_EUNAVAIL;
+    ok = amqp_queue_declare(conn, CH_CHECK,
+                            amqp_cstring_bytes(TEMPO_SERVICE_QUEUE), 1, 0, 0, 0,
+                            amqp_empty_table);
+    r = amqp_get_rpc_reply(conn);
+    c->check_at = clock_mono_ms() + CONSUMER_CHECK_MS;
+    if (ok != NULL) {
+        atomic_store(&c->consumers, (long)ok->consumer_count);
+        c->check = CHECK_IDLE;
+        return 0;
+    }
+    if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
+        r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+        amqp_channel_close_ok_t close_ok;
+        memset(&close_ok, 0, sizeof(close_ok));
+        amqp_send_method(conn, CH_CHECK, AMQP_CHANNEL_CLOSE_OK_METHOD,
+                         &close_ok);
+        atomic_store(&c->consumers, 0);
+        c->check = CHECK_CLOSED;
+        return 0;
+    }
+    return amqp_conn_reply_error(r, "queue.declare passive", err, errlen);
 }
 
 /* ---- connection -----------------------------------------------------------
  */
 
-static void drop_connection(struct rpc_client *c, const char *why)
+static int on_connected(struct amqp_loop *l, void *ud, const char *host,
+                        char *err, size_t errlen)
 {
-    if (c->conn == NULL)
-        return;
-    log_warn("broker connection lost: %s", why);
-    atomic_store(&c->ready, 0);
-    amqp_destroy_connection(c->conn);
-    c->conn = NULL;
-    fail_all_inflight(c, TEMPO_EUNAVAIL, "lost the connection to the broker");
-}
-
-static int declare_topology(struct rpc_client *c, char *err, size_t errlen)
-{
-    amqp_connection_state_t conn = c->conn;
+    struct rpc_client *c = ud;
+    amqp_connection_state_t conn = amqp_loop_conn(l);
     amqp_table_entry_t arg;
     amqp_table_t args;
 
+    amqp_conn_uuid4(c->reply_key);
+    snprintf(c->reply_queue, sizeof(c->reply_queue), "rpc.reply-gateway-%s",
+             c->reply_key);
     if (amqp_conn_declare_exchange(conn, CH_MAIN, err, errlen) < 0)
         return TEMPO_EUNAVAIL;
     arg.key = amqp_cstring_bytes("x-expires");
@@ -206,8 +225,9 @@ static int declare_topology(struct rpc_client *c, char *err, size_t errlen)
     arg.value.value.i32 = REPLY_QUEUE_EXPIRES_MS;
     args.num_entries = 1;
     args.entries = &arg;
+    /* Exclusive: it lives on this connection's node and goes with it. */
     amqp_queue_declare(conn, CH_MAIN, amqp_cstring_bytes(c->reply_queue), 0, 0,
-                       0, 0, args);
+                       1, 1, args);
     if (amqp_conn_check(conn, "queue.declare reply", err, errlen) < 0)
         return TEMPO_EUNAVAIL;
     amqp_queue_bind(conn, CH_MAIN, amqp_cstring_bytes(c->reply_queue),
@@ -219,105 +239,74 @@ static int declare_topology(struct rpc_client *c, char *err, size_t errlen)
                        amqp_empty_bytes, 0, 1, 0, amqp_empty_table);
     if (amqp_conn_check(conn, "basic.consume reply", err, errlen) < 0)
         return TEMPO_EUNAVAIL;
-    amqp_channel_open(conn, CH_CHECK);
-    if (amqp_conn_check(conn, "channel.open 2", err, errlen) < 0)
+    if (check_now(c, conn, err, errlen) < 0)
         return TEMPO_EUNAVAIL;
-    c->check_channel_open = 1;
-    c->consumers = -1;
+    if (c->connected_once)
+        metrics_broker_reconnect();
+    c->connected_once = 1;
+    log_info("connected to broker %s, reply queue %s, %ld consumer(s) on %s",
+             host, c->reply_queue, atomic_load(&c->consumers),
+             TEMPO_SERVICE_QUEUE);
     return 0;
 }
 
-static void try_connect(struct rpc_client *c)
+static void on_lost(struct amqp_loop *l, void *ud, const char *why)
 {
-    char err[256], host[300];
+    struct rpc_client *c = ud;
 
-    c->conn = amqp_conn_open(c->cfg->amqp_url, &c->url_cursor, 2000, host,
-                             sizeof(host), err, sizeof(err));
-    if (c->conn == NULL) {
-        log_warn("broker: %s", err);
-        return;
-    }
-    if (declare_topology(c, err, sizeof(err)) < 0) {
-        log_warn("broker %s: %s", host, err);
-        amqp_destroy_connection(c->conn);
-        c->conn = NULL;
-        return;
-    }
-    log_info("connected to broker %s, reply queue %s", host, c->reply_queue);
-    atomic_store(&c->ready, 1);
-}
-
-/*
- * Number of consumers on the service queue, cached briefly.  0 when the
- * queue does not exist.  Returns -1 when the connection failed.
- */
-static long service_consumers(struct rpc_client *c)
-{
-    amqp_queue_declare_ok_t *ok;
-    amqp_rpc_reply_t r;
-    int64_t now = now_ms();
-    char err[256];
-
-    if (c->consumers >= 0 && now - c->consumers_at_ms < CONSUMER_TTL_MS)
-        return c->consumers;
-    if (!c->check_channel_open) {
-        amqp_channel_open(c->conn, CH_CHECK);
-        if (amqp_conn_check(c->conn, "channel.open 2", err, sizeof(err)) < 0)
-            goto lost;
-        c->check_channel_open = 1;
-    }
-    ok =
-        amqp_queue_declare(c->conn, CH_CHECK, amqp_cstring_bytes(SERVICE_QUEUE),
-                           1, 0, 0, 0, amqp_empty_table);
-    r = amqp_get_rpc_reply(c->conn);
-    if (ok != NULL) {
-        c->consumers = (long)ok->consumer_count;
-    } else if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
-               r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
-        /* 404: the queue does not exist.  Acknowledge the close. */
-        amqp_channel_close_ok_t close_ok;
-        memset(&close_ok, 0, sizeof(close_ok));
-        amqp_send_method(c->conn, CH_CHECK, AMQP_CHANNEL_CLOSE_OK_METHOD,
-                         &close_ok);
-        c->check_channel_open = 0;
-        c->consumers = 0;
-    } else {
-        amqp_conn_reply_error(r, "queue.declare passive", err, sizeof(err));
-        goto lost;
-    }
-    c->consumers_at_ms = now;
-    return c->consumers;
-lost:
-    drop_connection(c, err);
-    return -1;
+    (void)why;
+    atomic_store(&c->consumers, -1);
+    c->check = CHECK_CLOSED;
+    fail_all(c, TEMPO_EUNAVAIL,
+             amqp_loop_stopping(l) ? "the gateway is shutting down"
+                                   : "lost the connection to the broker");
 }
 
 /* ---- publishing -----------------------------------------------------------
  */
 
-static int publish(struct rpc_client *c, struct rpc_req *r, int64_t now)
+static int publish(struct rpc_client *c, amqp_connection_state_t conn,
+                   struct rpc_req *r, int64_t now)
 {
     amqp_basic_properties_t props;
-    amqp_table_entry_t hdr[2];
+    amqp_table_entry_t hdr[5];
     amqp_field_value_t stack_item;
     char routing[96], expiration[24], caller[160];
-    int64_t left = r->deadline_ms - now;
-    int rc;
+    int64_t left = r->entry.deadline_ms - now;
+    int n = 0, rc;
 
-    snprintf(routing, sizeof(routing), "%s.%s", SERVICE_NAME, r->method);
+    snprintf(routing, sizeof(routing), "%s.%s", TEMPO_SERVICE_NAME, r->method);
     snprintf(expiration, sizeof(expiration), "%lld",
              (long long)(left > 1 ? left : 1));
     snprintf(caller, sizeof(caller), "gateway.%s", r->request_id);
 
     stack_item.kind = AMQP_FIELD_KIND_UTF8;
     stack_item.value.bytes = amqp_cstring_bytes(caller);
-    hdr[0].key = amqp_cstring_bytes("nameko.call_id_stack");
-    hdr[0].value.kind = AMQP_FIELD_KIND_ARRAY;
-    hdr[0].value.value.array.num_entries = 1;
-    hdr[0].value.value.array.entries = &stack_item;
-    hdr[1].key = amqp_cstring_bytes("nameko.request_id");
-    hdr[1].value.kind = AMQP_FIELD_KIND_UTF8;
-    hdr[1].value.value.bytes = amqp_cstring_bytes(r->request_id);
+    hdr[n].key = amqp_cstring_bytes(NAMEKO_HDR_CALL_ID_STACK);
+    hdr[n].value.kind = AMQP_FIELD_KIND_ARRAY;
+    hdr[n].value.value.array.num_entries = 1;
+    hdr[n].value.value.array.entries = &stack_item;
+    n++;
+    hdr[n].key = amqp_cstring_bytes(NAMEKO_HDR_REQUEST_ID);
+    hdr[n].value.kind = AMQP_FIELD_KIND_UTF8;
+    hdr[n].value.value.bytes = amqp_cstring_bytes(r->request_id);
+    n++;
+    hdr[n].key = amqp_cstring_bytes(TEMPO_HDR_DEADLINE);
+    hdr[n].value.kind = AMQP_FIELD_KIND_I64;
+    hdr[n].value.value.i64 = r->wall_deadline_ms;
+    n++;
+    if (r->traceparent[0] != '\0') {
+        hdr[n].key = amqp_cstring_bytes(TEMPO_HDR_TRACEPARENT);
+        hdr[n].value.kind = AMQP_FIELD_KIND_UTF8;
+        hdr[n].value.value.bytes = amqp_cstring_bytes(r->traceparent);
+        n++;
+    }
+    if (r->tracestate[0] != '\0') {
+        hdr[n].key = amqp_cstring_bytes(TEMPO_HDR_TRACESTATE);
+        hdr[n].value.kind = AMQP_FIELD_KIND_UTF8;
+        hdr[n].value.value.bytes = amqp_cstring_bytes(r->tracestate);
+        n++;
+    }
 
     memset(&props, 0, sizeof(props));
     props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG |
@@ -329,126 +318,157 @@ static int publish(struct rpc_client *c, struct rpc_req *r, int64_t now)
     props.content_encoding = amqp_cstring_bytes("utf-8");
     props.delivery_mode = 1; /* transient: see SPEC section 3 */
     props.priority = 0;
-    props.correlation_id = amqp_cstring_bytes(r->corr_id);
+    props.correlation_id = amqp_cstring_bytes(r->entry.corr_id);
     props.reply_to = amqp_cstring_bytes(c->reply_key);
     props.expiration = amqp_cstring_bytes(expiration);
-    props.headers.num_entries = 2;
+    props.headers.num_entries = n;
     props.headers.entries = hdr;
 
-    rc = amqp_basic_publish(c->conn, CH_MAIN,
-                            amqp_cstring_bytes(NAMEKO_EXCHANGE),
+    rc = amqp_basic_publish(conn, CH_MAIN, amqp_cstring_bytes(NAMEKO_EXCHANGE),
                             amqp_cstring_bytes(routing), 1, 0, &props,
                             (amqp_bytes_t){r->body_len, r->body});
     if (rc != AMQP_STATUS_OK) {
-        drop_connection(c, amqp_error_string2(rc));
+        amqp_loop_drop(c->loop, amqp_error_string2(rc));
         return TEMPO_EUNAVAIL;
     }
     return 0;
 }
 
-static void take_submissions(struct rpc_client *c)
+static void on_mail(struct amqp_loop *l, void *ud, struct amqp_loop_msg *m)
 {
-    struct rpc_req *r = queue_take_all(c), *next;
-    int64_t now = now_ms();
+    struct rpc_client *c = ud;
+    int64_t now = clock_mono_ms();
 
-    for (; r != NULL; r = next) {
-        long consumers;
-        next = r->q_next;
-        if (c->conn == NULL) {
-            complete(c, r, TEMPO_EUNAVAIL, "not connected to the broker");
-            continue;
-        }
-        if (r->deadline_ms <= now) {
+    while (m != NULL) {
+        struct rpc_req *r = container_of(m, struct rpc_req, msg);
+        amqp_connection_state_t conn = amqp_loop_conn(l);
+        long consumers = atomic_load(&c->consumers);
+
+        m = m->next;
+        if (conn == NULL) {
+            complete(c, r, TEMPO_EUNAVAIL,
+                     amqp_loop_stopping(l) ? "the gateway is shutting down"
+                                           : "not connected to the broker");
+        } else if (amqp_loop_blocked(l)) {
+            complete(c, r, TEMPO_EUNAVAIL,
+                     "the broker is refusing messages (resource alarm)");
+        } else if (r->entry.deadline_ms <= now) {
             metrics_rpc_timeout();
             complete(c, r, TEMPO_ETIMEOUT, "no reply in time");
-            continue;
-        }
-        consumers = service_consumers(c);
-        if (consumers <= 0) {
+        } else if (consumers == 0) {
             metrics_rpc_unroutable();
             complete(c, r, TEMPO_EUNAVAIL,
-                     consumers == 0 ? "no weather-service worker is running"
-                                    : "lost the connection to the broker");
-            continue;
+                     "no weather-service worker is running");
+        } else {
+            amqp_conn_uuid4(r->entry.corr_id);
+            if (publish(c, conn, r, now) < 0)
+                complete(c, r, TEMPO_EUNAVAIL,
+                         "lost the connection to the broker");
+            else
+                calltable_add(&c->calls, &r->entry);
         }
-        amqp_conn_uuid4(r->corr_id);
-        if (publish(c, r, now) < 0) {
-            complete(c, r, TEMPO_EUNAVAIL, "lost the connection to the broker");
-            continue;
-        }
-        table_add(c, r);
     }
 }
 
-static void expire_deadlines(struct rpc_client *c)
+static int64_t on_tick(struct amqp_loop *l, void *ud, int64_t now)
 {
-    int64_t now = now_ms();
+    struct rpc_client *c = ud;
+    amqp_connection_state_t conn = amqp_loop_conn(l);
+    struct call_entry *e;
+    int64_t next = 0;
 
-    while (c->d_head != NULL && c->d_head->deadline_ms <= now) {
-        struct rpc_req *r = table_take(c, c->d_head->corr_id);
+    while ((e = calltable_take_expired(&c->calls, now)) != NULL) {
+        struct rpc_req *r = req_of(e);
         metrics_rpc_timeout();
-        log_info("rpc %s (request %s) timed out", r->corr_id, r->request_id);
+        log_info("rpc %s (request %s) timed out", e->corr_id, r->request_id);
         complete(c, r, TEMPO_ETIMEOUT,
-                 "the weather service did not answer "
-                 "in time");
+                 "the weather service did not answer in time");
     }
+    e = calltable_first(&c->calls);
+    if (e != NULL)
+        next = e->deadline_ms;
+    if (conn != NULL && !amqp_loop_blocked(l) &&
+        (c->check == CHECK_IDLE || c->check == CHECK_CLOSED)) {
+        if (now >= c->check_at)
+            check_send(c, conn);
+        else if (next == 0 || c->check_at < next)
+            next = c->check_at;
+    }
+    return next;
 }
 
 /* ---- receiving ------------------------------------------------------------
  */
 
-static void handle_reply(struct rpc_client *c, amqp_envelope_t *env)
+/* Takes the call a message's correlation id names, or NULL. */
+static struct rpc_req *take_by_corr(struct rpc_client *c,
+                                    const amqp_basic_properties_t *p)
 {
-    amqp_basic_properties_t *p = &env->message.properties;
-    struct nameko_reply reply;
-    struct rpc_req *r;
-    char corr[64], err[256];
-    size_t off, span;
-    int rc;
+    struct call_entry *e;
+    char corr[64];
 
     if (!(p->_flags & AMQP_BASIC_CORRELATION_ID_FLAG) ||
-        amqp_conn_bytes_str(p->correlation_id, corr, sizeof(corr)) < 0) {
-        log_warn("dropped a reply without a usable correlation id");
+        amqp_conn_bytes_str(p->correlation_id, corr, sizeof(corr)) < 0)
+        return NULL;
+    e = calltable_take(&c->calls, corr);
+    return e != NULL ? req_of(e) : NULL;
+}
+
+/* A reply's result, passed through as the HTTP body. */
+static void complete_result(struct rpc_client *c, struct rpc_req *r,
+                            const char *json, size_t len)
+{
+    r->reply = malloc(len + 1);
+    if (r->reply == NULL) {
+        complete(c, r, TEMPO_EINTERNAL, "out of memory");
         return;
     }
-    r = table_take(c, corr);
+    memcpy(r->reply, json, len);
+    r->reply[len] = '\0';
+    r->reply_len = len;
+    complete(c, r, 0, NULL);
+}
+
+static void on_delivery(struct amqp_loop *l, void *ud, amqp_envelope_t *env)
+{
+    struct rpc_client *c = ud;
+    struct nameko_reply reply;
+    struct rpc_req *r;
+    const char *body = env->message.body.bytes;
+    size_t len = env->message.body.len, off, span;
+    char err[256];
+    int rc;
+
+    (void)l;
+    r = take_by_corr(c, &env->message.properties);
     if (r == NULL) {
-        log_debug("dropped a late or unknown reply %s", corr);
+        log_debug("dropped a late, unknown or unlabelled reply");
         return;
     }
-    /* The usual success reply: copy the result's bytes, skipping a parse
-     * and a re-encode (about a third of this thread's CPU). */
-    if (nameko_reply_result_span(env->message.body.bytes, env->message.body.len,
-                                 &off, &span) == 0) {
-        r->reply = malloc(span + 1);
-        if (r->reply == NULL) {
-            complete(c, r, TEMPO_EINTERNAL, "out of memory");
-            return;
-        }
-        memcpy(r->reply, (const char *)env->message.body.bytes + off, span);
-        r->reply[span] = '\0';
-        r->reply_len = span;
-        complete(c, r, 0, NULL);
+    /* The usual success reply: a validating scan finds the result's bytes
+     * without building a tree or re-encoding it. */
+    if (nameko_reply_result_span(body, len, &off, &span) == 0) {
+        complete_result(c, r, body + off, span);
         return;
     }
-    rc = nameko_reply_decode(env->message.body.bytes, env->message.body.len,
-                             &reply, err, sizeof(err));
+    rc = nameko_reply_decode(body, len, &reply, err, sizeof(err));
     if (rc < 0) {
         log_warn("request %s: malformed reply: %s", r->request_id, err);
         complete(c, r, TEMPO_EINTERNAL,
-                 "the weather service sent a "
-                 "malformed reply");
+                 "the weather service sent a malformed reply");
         return;
     }
     if (reply.result != NULL) {
-        r->reply =
+        char *s =
             json_dumps(reply.result, JSON_COMPACT | JSON_REAL_PRECISION(15));
-        r->reply_len = r->reply ? strlen(r->reply) : 0;
         nameko_reply_clear(&reply);
-        if (r->reply == NULL)
+        if (s == NULL) {
             complete(c, r, TEMPO_EINTERNAL, "out of memory");
-        else
-            complete(c, r, 0, NULL);
+            return;
+        }
+        r->reply = s;
+        r->reply_len = strlen(s);
+        complete(c, r, 0, NULL);
         return;
     }
     rc = tempo_err_from_exc_type(reply.exc_type);
@@ -462,155 +482,33 @@ static void handle_reply(struct rpc_client *c, amqp_envelope_t *env)
     nameko_reply_clear(&reply);
 }
 
-/* A non-delivery frame is waiting: returned message, or a close. */
-static void handle_frame(struct rpc_client *c)
+static void on_returned(struct amqp_loop *l, void *ud, amqp_message_t *msg)
 {
-    amqp_frame_t frame;
-    amqp_message_t msg;
-    amqp_rpc_reply_t rr;
-    char corr[64];
-    int rc;
+    struct rpc_client *c = ud;
+    struct rpc_req *r = take_by_corr(c, &msg->properties);
 
-    rc = amqp_simple_wait_frame(c->conn, &frame);
-    if (rc != AMQP_STATUS_OK) {
-        drop_connection(c, amqp_error_string2(rc));
+    (void)l;
+    if (r == NULL)
         return;
-    }
-    if (frame.frame_type != AMQP_FRAME_METHOD)
-        return;
-    switch (frame.payload.method.id) {
-    case AMQP_BASIC_RETURN_METHOD:
-        rr = amqp_read_message(c->conn, frame.channel, &msg, 0);
-        if (rr.reply_type != AMQP_RESPONSE_NORMAL) {
-            drop_connection(c, "reading a returned message");
-            return;
-        }
-        if ((msg.properties._flags & AMQP_BASIC_CORRELATION_ID_FLAG) &&
-            amqp_conn_bytes_str(msg.properties.correlation_id, corr,
-                                sizeof(corr)) == 0) {
-            struct rpc_req *r = table_take(c, corr);
-            if (r != NULL) {
-                metrics_rpc_unroutable();
-                c->consumers = -1;
-                complete(c, r, TEMPO_EUNAVAIL,
-                         "no weather-service queue is bound");
-            }
-        }
-        amqp_destroy_message(&msg);
-        return;
-    case AMQP_CHANNEL_CLOSE_METHOD:
-        drop_connection(c, "channel closed by the broker");
-        return;
-    case AMQP_CONNECTION_CLOSE_METHOD:
-        drop_connection(c, "connection closed by the broker");
-        return;
-    default:
-        return; /* basic.ack etc.: nothing to do */
-    }
+    metrics_rpc_unroutable();
+    atomic_store(&c->consumers, 0);
+    c->check_at = 0; /* look again at the next tick */
+    complete(c, r, TEMPO_EUNAVAIL, "no weather-service queue is bound");
 }
 
-static void read_available(struct rpc_client *c)
+static void on_blocked(struct amqp_loop *l, void *ud, int blocked)
 {
-    struct timeval zero = {0, 0};
-
-    while (c->conn != NULL) {
-        amqp_envelope_t env;
-        amqp_rpc_reply_t rr;
-
-        amqp_maybe_release_buffers(c->conn);
-        rr = amqp_consume_message(c->conn, &env, &zero, 0);
-        if (rr.reply_type == AMQP_RESPONSE_NORMAL) {
-            handle_reply(c, &env);
-            amqp_destroy_envelope(&env);
-            continue;
-        }
-        if (rr.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
-            rr.library_error == AMQP_STATUS_TIMEOUT)
-            return;
-        if (rr.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
-            rr.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
-            handle_frame(c);
-            continue;
-        }
-        {
-            char err[256];
-            amqp_conn_reply_error(rr, "consume", err, sizeof(err));
-            drop_connection(c, err);
-        }
-    }
+    (void)l;
+    (void)ud;
+    metrics_broker_blocked(blocked);
 }
 
-/* ---- the thread -----------------------------------------------------------
- */
-
-static void wait_events(struct rpc_client *c, int timeout_ms)
+static int on_drained(struct amqp_loop *l, void *ud)
 {
-    struct pollfd pfd[2];
-    int n = 1;
-    uint64_t v;
+    struct rpc_client *c = ud;
 
-    pfd[0].fd = c->efd;
-    pfd[0].events = POLLIN;
-    if (c->conn != NULL) {
-        if (amqp_frames_enqueued(c->conn) || amqp_data_in_buffer(c->conn))
-            timeout_ms = 0;
-        pfd[1].fd = amqp_get_sockfd(c->conn);
-        pfd[1].events = POLLIN;
-        n = 2;
-    }
-    if (poll(pfd, (nfds_t)n, timeout_ms) > 0 && (pfd[0].revents & POLLIN)) {
-        if (read(c->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-            log_warn("eventfd read: %s", strerror(errno));
-    }
-}
-
-static void *client_thread(void *arg)
-{
-    struct rpc_client *c = arg;
-    unsigned attempt = 0;
-    int64_t retry_at = 0;
-
-    log_set_request_id(NULL);
-    for (;;) {
-        int64_t now = now_ms(), drain = atomic_load(&c->drain_deadline);
-        int timeout = 1000;
-
-        if (atomic_load(&c->stopping) &&
-            (c->d_head == NULL || (drain != 0 && now >= drain)))
-            break;
-        if (c->conn == NULL && now >= retry_at && !atomic_load(&c->stopping)) {
-            try_connect(c);
-            if (c->conn == NULL) {
-                retry_at = now + amqp_conn_backoff_ms(attempt++);
-            } else {
-                if (attempt > 0)
-                    metrics_broker_reconnect();
-                attempt = 0;
-            }
-        }
-        take_submissions(c);
-        if (c->conn != NULL)
-            read_available(c);
-        expire_deadlines(c);
-
-        now = now_ms();
-        if (c->d_head != NULL && c->d_head->deadline_ms - now < timeout)
-            timeout = (int)(c->d_head->deadline_ms - now);
-        if (c->conn == NULL && retry_at - now < timeout)
-            timeout = (int)(retry_at - now);
-        if (timeout < 0)
-            timeout = 0;
-        wait_events(c, timeout);
-    }
-    pthread_mutex_lock(&c->lock);
-    c->closed = 1;
-    pthread_mutex_unlock(&c->lock);
-    fail_queue(c, TEMPO_EUNAVAIL, "the gateway is shutting down");
-    fail_all_inflight(c, TEMPO_EUNAVAIL, "the gateway is shutting down");
-    atomic_store(&c->ready, 0);
-    amqp_conn_close(c->conn);
-    c->conn = NULL;
-    return NULL;
+    (void)l;
+    return calltable_first(&c->calls) == NULL;
 }
 
 /* ---- public ---------------------------------------------------------------
@@ -619,87 +517,98 @@ static void *client_thread(void *arg)
 struct rpc_client *rpc_client_create(const struct config *cfg, rpc_done_fn done,
                                      void *ud)
 {
+    static const struct amqp_loop_ops ops = {
+        .connected = on_connected,
+        .lost = on_lost,
+        .delivery = on_delivery,
+        .mail = on_mail,
+        .returned = on_returned,
+        .method = on_method,
+        .blocked = on_blocked,
+        .tick = on_tick,
+        .drained = on_drained,
+    };
+    struct amqp_loop_opts opts;
     struct rpc_client *c = calloc(1, sizeof(*c));
 
     if (c == NULL)
         return NULL;
+    amqp_conn_opts_init(&opts.conn, cfg, "gateway");
     c->cfg = cfg;
     c->done = done;
     c->ud = ud;
-    c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (c->efd < 0) {
+    atomic_store(&c->consumers, -1);
+    calltable_init(&c->calls);
+    c->loop = amqp_loop_create(&opts, &ops, c);
+    if (c->loop == NULL) {
         free(c);
         return NULL;
     }
-    pthread_mutex_init(&c->lock, NULL);
-    amqp_conn_uuid4(c->reply_key);
-    snprintf(c->reply_queue, sizeof(c->reply_queue), "rpc.reply-gateway-%s",
-             c->reply_key);
-    c->consumers = -1;
     return c;
 }
 
 int rpc_client_start(struct rpc_client *c)
 {
-    if (pthread_create(&c->thread, NULL, client_thread, c) != 0)
-        return TEMPO_EINTERNAL;
-    c->started = 1;
-    return 0;
-}
-
-static void wake(struct rpc_client *c)
-{
-    uint64_t one = 1;
-
-    if (write(c->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-        log_warn("eventfd write: %s", strerror(errno));
+    return amqp_loop_start(c->loop);
 }
 
 int rpc_client_submit(struct rpc_client *c, struct rpc_req *req)
 {
-    int was_empty;
+    const char *why = rpc_client_unready_reason(c);
 
-    if (atomic_load(&c->stopping)) {
-        snprintf(req->message, sizeof(req->message),
-                 "the gateway is shutting down");
-        return TEMPO_EUNAVAIL;
-    }
-    if (!atomic_load(&c->ready)) {
-        snprintf(req->message, sizeof(req->message),
-                 "not connected to the broker");
+    if (amqp_loop_stopping(c->loop))
+        why = "the gateway is shutting down";
+    if (why != NULL) {
+        if (atomic_load(&c->consumers) == 0)
+            metrics_rpc_unroutable();
+        snprintf(req->message, sizeof(req->message), "%s", why);
         return TEMPO_EUNAVAIL;
     }
     req->err = 0;
     req->reply = NULL;
     req->reply_len = 0;
     req->message[0] = '\0';
-    req->deadline_ms = now_ms() + c->cfg->rpc_timeout_ms;
-    req->q_next = NULL;
-    pthread_mutex_lock(&c->lock);
-    if (c->closed) {
-        pthread_mutex_unlock(&c->lock);
+    req->entry.deadline_ms = clock_mono_ms() + c->cfg->rpc_timeout_ms;
+    req->wall_deadline_ms = clock_wall_ms() + c->cfg->rpc_timeout_ms;
+    atomic_fetch_add(&c->inflight, 1);
+    if (amqp_loop_post(c->loop, &req->msg) < 0) {
+        atomic_fetch_sub(&c->inflight, 1);
         snprintf(req->message, sizeof(req->message),
                  "the gateway is shutting down");
         return TEMPO_EUNAVAIL;
     }
-    atomic_fetch_add(&c->inflight, 1);
-    /* The thread takes the whole queue at once: only the submit that
-     * finds it empty needs to wake it. */
-    was_empty = c->q_head == NULL;
-    if (c->q_tail != NULL)
-        c->q_tail->q_next = req;
-    else
-        c->q_head = req;
-    c->q_tail = req;
-    pthread_mutex_unlock(&c->lock);
-    if (was_empty)
-        wake(c);
     return 0;
+}
+
+const char *rpc_client_unready_reason(const struct rpc_client *c)
+{
+    long consumers =
+        atomic_load(&((struct rpc_client *)(uintptr_t)c)->consumers);
+
+    if (!amqp_loop_connected(c->loop))
+        return "not connected to the broker";
+    if (amqp_loop_blocked(c->loop))
+        return "the broker is refusing messages (resource alarm)";
+    if (consumers == 0)
+        return "no weather-service worker is running";
+    if (consumers < 0)
+        return "not connected to the broker";
+    return NULL;
 }
 
 int rpc_client_ready(const struct rpc_client *c)
 {
-    return atomic_load(&((struct rpc_client *)(uintptr_t)c)->ready);
+    return rpc_client_unready_reason(c) == NULL;
+}
+
+int rpc_client_connected(const struct rpc_client *c)
+{
+    return amqp_loop_connected(c->loop);
+}
+
+long rpc_client_reconnects(const struct rpc_client *c)
+{
+    return amqp_loop_reconnects(c->loop);
 }
 
 long rpc_client_inflight(const struct rpc_client *c)
@@ -709,21 +618,14 @@ long rpc_client_inflight(const struct rpc_client *c)
 
 void rpc_client_stop(struct rpc_client *c, long drain_ms)
 {
-    if (c == NULL || !c->started)
-        return;
-    atomic_store(&c->drain_deadline, now_ms() + (drain_ms > 0 ? drain_ms : 1));
-    atomic_store(&c->stopping, 1);
-    wake(c);
-    pthread_join(c->thread, NULL);
-    c->started = 0;
+    if (c != NULL)
+        amqp_loop_stop(c->loop, drain_ms);
 }
 
 void rpc_client_destroy(struct rpc_client *c)
 {
     if (c == NULL)
         return;
-    rpc_client_stop(c, 0);
-    close(c->efd);
-    pthread_mutex_destroy(&c->lock);
+    amqp_loop_destroy(c->loop);
     free(c);
 }

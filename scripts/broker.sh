@@ -3,11 +3,20 @@
 # start, fully contained in one directory (its own node name, ports, data,
 # cookie), so it never touches another broker on the machine.
 #
-#   scripts/broker.sh start DIR [PORT]   start (PORT 0 or absent: pick a free one)
+#   scripts/broker.sh start DIR [PORT] [--tls]
+#                                        start (PORT 0 or absent: pick a free one)
 #   scripts/broker.sh stop DIR           stop it
+#   scripts/broker.sh kill DIR           kill -9 the node (a crash; DIR kept)
+#   scripts/broker.sh restart DIR        start a killed node again, same
+#                                        name, ports and data
 #   scripts/broker.sh ctl DIR ARGS...    rabbitmqctl against it
 #
 # After start, DIR/env holds: BROKER_PORT, BROKER_NODE, BROKER_URL.
+# --tls adds an amqps listener on 127.0.0.1:PORT+2 with certificates made
+# at start by scripts/tls-certs.sh in DIR/tls (the server's is valid for
+# "localhost" only); the broker verifies a client certificate when one is
+# offered (verify_peer) and accepts clients without one.  DIR/env then
+# also holds BROKER_TLS_PORT, BROKER_TLS_DIR and BROKER_TLS_URL.
 # Needs Debian's rabbitmq-server; run as root or as a user who may run it.
 set -euo pipefail
 
@@ -27,7 +36,7 @@ pick_port() {
         # Below the kernel's ephemeral range (32768+), so no client socket
         # can be holding it.
         p=$((20000 + RANDOM % 12000))
-        if port_free "$p" && port_free $((p + 1))
+        if port_free "$p" && port_free $((p + 1)) && port_free $((p + 2))
         then echo "$p"; return 0; fi
     done
     echo "broker.sh: no free port found" >&2
@@ -72,7 +81,33 @@ BROKER_PORT=$port
 BROKER_NODE=$node
 BROKER_URL=amqp://guest:guest@127.0.0.1:$port/
 EOF
+    if [ "$tls" = 1 ]; then
+        bash "$(dirname "$0")/tls-certs.sh" "$dir/tls"
+        cat >>"$dir/rabbitmq.conf" <<EOF
+listeners.ssl.1 = 127.0.0.1:$((port + 2))
+ssl_options.cacertfile = $dir/tls/ca.pem
+ssl_options.certfile = $dir/tls/server.pem
+ssl_options.keyfile = $dir/tls/server.key
+ssl_options.verify = verify_peer
+ssl_options.fail_if_no_peer_cert = false
+EOF
+        cat >>"$dir/env" <<EOF
+BROKER_TLS_PORT=$((port + 2))
+BROKER_TLS_DIR=$dir/tls
+BROKER_TLS_URL=amqps://guest:guest@localhost:$((port + 2))/
+EOF
+    fi
+    launch_node
+}
+
+# Runs the node described by $dir/env (fresh, or again after a crash or a
+# kill: same name, ports and data, so a cluster member rejoins its cluster)
+# and waits until it serves.
+launch_node() {
+    local port node tls_port
+    unset BROKER_TLS_PORT
     node_env
+    port=$BROKER_PORT node=$BROKER_NODE tls_port=${BROKER_TLS_PORT:-}
     chown -R rabbitmq:rabbitmq "$dir" 2>/dev/null || true
     (cd "$dir" && exec setsid "$RMQ_BIN/rabbitmq-server" >"$dir/server.out" 2>&1 </dev/null) &
     echo $! >"$dir/server.pid"
@@ -92,17 +127,37 @@ EOF
         return 1
     fi
     "$RMQ_BIN/rabbitmqctl" -n "$node" await_startup >/dev/null
-    echo "broker $node listening on 127.0.0.1:$port"
+    if [ -n "$tls_port" ]; then
+        for _ in $(seq 40); do
+            port_free "$tls_port" || break
+            sleep 0.25
+        done
+        if port_free "$tls_port"; then
+            echo "broker.sh: no TLS listener on port $tls_port" >&2
+            return 1
+        fi
+        echo "broker $node listening on 127.0.0.1:$port, TLS on 127.0.0.1:$tls_port"
+    else
+        echo "broker $node listening on 127.0.0.1:$port"
+    fi
 }
 
 case "$cmd" in
 start)
     [ -x "$RMQ_BIN/rabbitmq-server" ] || {
         echo "broker.sh: rabbitmq-server is not installed" >&2; exit 1; }
+    want_port=0 tls=0
+    for a in "${@:3}"; do
+        case "$a" in
+        --tls) tls=1 ;;
+        *[!0-9]*|'') echo "broker.sh: unexpected argument $a" >&2; exit 2 ;;
+        *) want_port=$a ;;
+        esac
+    done
     # A port can be taken between the check and the bind: try a few.
     for attempt in 1 2 3; do
-        if start_node "${3:-0}"; then exit 0; fi
-        [ "${3:-0}" = 0 ] || exit 1
+        if start_node "$want_port"; then exit 0; fi
+        [ "$want_port" = 0 ] || exit 1
         echo "broker.sh: start attempt $attempt failed; retrying" >&2
         rm -rf "$dir/mnesia" "$dir/log"
     done
@@ -122,12 +177,25 @@ stop)
     [ -n "$pid" ] && kill -KILL -- "-$pid" 2>/dev/null || true
     rm -f "$dir/env"
     ;;
+kill)
+    [ -f "$dir/env" ] || { echo "broker.sh: no node in $dir" >&2; exit 1; }
+    pid=$(cat "$dir/server.pid")
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    for _ in $(seq 40); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.25
+    done
+    ;;
+restart)
+    [ -f "$dir/env" ] || { echo "broker.sh: no node in $dir" >&2; exit 1; }
+    launch_node
+    ;;
 ctl)
     shift 2
     ctl "$@"
     ;;
 *)
-    echo "usage: broker.sh start|stop|ctl DIR" >&2
+    echo "usage: broker.sh start|stop|kill|restart|ctl DIR" >&2
     exit 2
     ;;
 esac

@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(build-essential cmake pkg-config
       librabbitmq-dev libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev
-      libcmocka-dev rabbitmq-server curl ca-certificates valgrind)
+      libcmocka-dev rabbitmq-server curl ca-certificates openssl valgrind)
 # Extra tools for benchmarks and fuzzing, installed on request.
 if [ "${TEMPO_DEPS_EXTRA:-0}" = 1 ]; then
     PKGS+=(wrk clang libclang-rt-14-dev)

@@ -24,7 +24,7 @@ seconds=${FUZZ_SECONDS:-30}
 dir=${FUZZ_BUILD_DIR:-build-fuzz}
 jobs=${FUZZ_JOBS:-1}
 all_targets=(fuzz_query fuzz_nameko fuzz_owm fuzz_open_meteo fuzz_spotify
-             fuzz_config)
+             fuzz_config fuzz_reply_span fuzz_amqp_url)
 if [ $# -gt 0 ]; then
     targets=("$@")
 else
@@ -50,7 +50,7 @@ max_len() {
     case $1 in
         fuzz_query) echo 1024 ;;
         fuzz_config) echo 9000 ;;
-        fuzz_nameko | fuzz_spotify) echo 8192 ;;
+        fuzz_nameko | fuzz_spotify | fuzz_reply_span) echo 8192 ;;
         *) echo 4096 ;;
     esac
 }
@@ -59,6 +59,7 @@ dict() {
     case $1 in
         fuzz_query) echo tests/fuzz/dict/query.dict ;;
         fuzz_config) echo tests/fuzz/dict/config.dict ;;
+        fuzz_amqp_url) echo tests/fuzz/dict/amqp_url.dict ;;
         *) echo tests/fuzz/dict/json.dict ;;
     esac
 }

@@ -20,9 +20,12 @@
  */
 #include "http_client.h"
 
+#include "trace.h"
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +48,8 @@ struct http_client {
     size_t cap;
     int too_big;
     long retry_after_ms; /* -1: no usable Retry-After header */
+    const struct trace *trace; /* borrowed; NULL = none */
+    const atomic_int *abort;   /* borrowed; non-zero: stop at once */
 };
 
 struct http_breaker {
@@ -67,12 +72,32 @@ int64_t http_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void sleep_ms(long ms)
+static int aborted(const struct http_client *hc)
 {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    return hc->abort != NULL && atomic_load(hc->abort);
+}
 
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
+/* Sleeps ms, in slices, so that an abort ends the wait too. */
+static void sleep_ms(const struct http_client *hc, long ms)
+{
+    while (ms > 0 && !aborted(hc)) {
+        long slice = ms < 50 ? ms : 50;
+        struct timespec ts = {0, slice * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+        ms -= slice;
+    }
+}
+
+/* libcurl's progress callback: a non-zero return ends the transfer. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
+                       curl_off_t ultotal, curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return aborted(ud);
 }
 
 static void set_err(char *err, size_t errlen, const char *msg)
@@ -241,6 +266,11 @@ static enum attempt_kind attempt(struct http_client *hc,
     curl_easy_setopt(c, CURLOPT_WRITEDATA, hc);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, hc);
+    if (hc->abort != NULL) {
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, hc);
+    }
     if (hdrs != NULL)
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     if (req->form != NULL) {
@@ -258,6 +288,10 @@ static enum attempt_kind attempt(struct http_client *hc,
     if (code == CURLE_OK) {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
         return ATT_RESPONSE;
+    }
+    if (code == CURLE_ABORTED_BY_CALLBACK) {
+        set_err(err, errlen, "stopped: the worker is shutting down");
+        return ATT_TIMEOUT;
     }
     if (code == CURLE_WRITE_ERROR && hc->too_big) {
         set_err(err, errlen, "response body too large");
@@ -329,6 +363,36 @@ void http_breaker_destroy(struct http_breaker *b)
     free(b);
 }
 
+/* Appends traceparent (a child of t) and tracestate to *hdrs. */
+static int trace_headers(const struct trace *t, struct curl_slist **hdrs)
+{
+    char line[TRACE_STATE_MAX + 32], tp[TRACE_HEADER_LEN + 1];
+    struct curl_slist *h;
+
+    trace_format_child(t, tp, sizeof(tp));
+    snprintf(line, sizeof(line), "traceparent: %s", tp);
+    if ((h = curl_slist_append(*hdrs, line)) == NULL)
+        return -1;
+    *hdrs = h;
+    if (t->state[0] == '\0')
+        return 0;
+    snprintf(line, sizeof(line), "tracestate: %s", t->state);
+    if ((h = curl_slist_append(*hdrs, line)) == NULL)
+        return -1;
+    *hdrs = h;
+    return 0;
+}
+
+void http_client_set_abort(struct http_client *hc, const atomic_int *flag)
+{
+    hc->abort = flag;
+}
+
+void http_client_set_trace(struct http_client *hc, const struct trace *t)
+{
+    hc->trace = t;
+}
+
 int http_client_request(struct http_client *hc, const struct http_request *req,
                         struct http_response *resp, char *err, size_t errlen)
 {
@@ -352,13 +416,19 @@ int http_client_request(struct http_client *hc, const struct http_request *req,
         }
         hdrs = h;
     }
+    if (hc->trace != NULL && trace_headers(hc->trace, &hdrs) < 0) {
+        set_err(err, errlen, "out of memory");
+        goto out;
+    }
 
     for (;;) {
         int64_t left = req->deadline_ms - http_now_ms();
         double t0;
         long wait;
 
-        if (left <= 0) {
+        if (aborted(hc) && n > 0)
+            break; /* keep what the last attempt gave */
+        if (left <= 0 || aborted(hc)) {
             if (n == 0 || kind != ATT_RESPONSE) {
                 kind = ATT_TIMEOUT;
                 set_err(err, errlen, "deadline exceeded");
@@ -392,7 +462,7 @@ int http_client_request(struct http_client *hc, const struct http_request *req,
          * timeout; give back what we have instead. */
         if (http_now_ms() + wait >= req->deadline_ms)
             break;
-        sleep_ms(wait);
+        sleep_ms(hc, wait);
     }
 
     switch (kind) {

@@ -15,6 +15,7 @@
 #ifndef TEMPO_HTTP_CLIENT_H
 #define TEMPO_HTTP_CLIENT_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,6 +71,19 @@ int http_client_request(struct http_client *hc, const struct http_request *req,
                         struct http_response *resp, char *err, size_t errlen);
 
 void http_response_clear(struct http_response *resp); /* NULL: no-op */
+
+/*
+ * From now on, once *flag is non-zero, requests end at once (a transfer in
+ * progress within about a second, libcurl's progress interval; a backoff
+ * wait within 50 ms) with TEMPO_ETIMEOUT.  flag is borrowed.
+ */
+void http_client_set_abort(struct http_client *hc, const atomic_int *flag);
+
+struct trace;
+
+/* Requests from now on carry a child traceparent (a new span id each) and
+ * the tracestate of t (borrowed until cleared with NULL). */
+void http_client_set_trace(struct http_client *hc, const struct trace *t);
 
 /*
  * Builds base + path + "?k1=v1&k2=v2..." with every key and value

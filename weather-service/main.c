@@ -7,11 +7,10 @@
 #include "log.h"
 #include "metrics.h"
 #include "service.h"
+#include "sig.h"
 #include "worker.h"
 
 #include <curl/curl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 
 int main(int argc, char **argv)
@@ -20,8 +19,8 @@ int main(int argc, char **argv)
     struct service *svc = NULL;
     struct worker *w = NULL;
     struct wmetrics_server *ms = NULL;
-    sigset_t sigs;
     char err[256];
+    int sig;
     int status = EXIT_FAILURE;
 
     switch (cfg_load(&cfg, CFG_WORKER, "weather-service", TEMPO_VERSION, argc,
@@ -37,12 +36,7 @@ int main(int argc, char **argv)
     }
     log_init("weather-service", cfg.log_level, cfg.log_json);
 
-    /* Block before any thread starts; the worker reads them by signalfd. */
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    sig_block(); /* before any thread starts: they all inherit it */
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         log_error("curl_global_init failed");
@@ -67,8 +61,15 @@ int main(int argc, char **argv)
         log_error("cannot start %ld worker threads", cfg.worker_concurrency);
         goto out;
     }
-    if (worker_run(w) == 0)
-        status = EXIT_SUCCESS;
+    if (worker_start(w) < 0) {
+        log_error("cannot start the AMQP thread");
+        goto out;
+    }
+    sig = sig_wait();
+    log_info("signal %d: draining (up to %ld ms)", sig, cfg.drain_timeout_ms);
+    worker_stop(w, cfg.drain_timeout_ms);
+    log_info("stopped");
+    status = EXIT_SUCCESS;
 out:
     wmetrics_server_stop(ms);
     worker_destroy(w);

@@ -33,6 +33,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "genre.h"
 #include "tbuf.h"
 
@@ -148,6 +149,11 @@ void wmetrics_call_end(const char *method, const char *exc_type, double seconds)
         o = NOUTCOME - 1; /* an exc_type spelled "ok" is not success */
     atomic_fetch_add_explicit(&calls[m][o], 1, RELAXED);
     observe(&call_lat[m], seconds);
+    atomic_fetch_sub_explicit(&calls_inflight, 1, RELAXED);
+}
+
+void wmetrics_call_abandon(void)
+{
     atomic_fetch_sub_explicit(&calls_inflight, 1, RELAXED);
 }
 
@@ -419,17 +425,9 @@ static const struct {
      PV_FAILURES},
 };
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void render_music(struct tbuf *b)
 {
-    int64_t now = mono_ms(), at;
+    int64_t now = clock_mono_ms(), at;
     size_t f;
     int g;
 

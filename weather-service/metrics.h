@@ -60,6 +60,10 @@ void wmetrics_call_begin(void);
 void wmetrics_call_end(const char *method, const char *exc_type,
                        double seconds);
 
+/* The call that wmetrics_call_begin announced was dropped unanswered
+ * (the connection went and the broker requeued it). */
+void wmetrics_call_abandon(void);
+
 /* ---- upstreams ----------------------------------------------------------- */
 
 /* Marks a provider as configured: only those appear in the exposition. */

@@ -20,8 +20,9 @@
  * call upstream, so a request with a pool never waits for Spotify.
  *
  * Clock and randomness are the only external inputs: the clock is
- * opts.now_ms (default http_now_ms) and randomness comes from the caller
- * (the request thread's http_client generator), both in one place each.
+ * opts.now_ms (default common/clock's CLOCK_MONOTONIC milliseconds, which
+ * real waits use too) and randomness comes from the caller (service.c
+ * passes common/rng).
  */
 #include "music_pool.h"
 
@@ -33,8 +34,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "errors.h"
-#include "http_client.h"
 #include "metrics.h"
 
 #define BACKOFF_FIRST_MS 1000
@@ -388,7 +389,7 @@ struct music_pool {
 static int64_t default_now(void *unused)
 {
     (void)unused;
-    return http_now_ms();
+    return clock_mono_ms();
 }
 
 static int64_t pool_now(const struct music_pool *p)
@@ -430,7 +431,7 @@ static void refresh(struct genre_pool *gp)
     pthread_mutex_unlock(&gp->mu);
     if (b != NULL)
         rc = p->o.fetch(p->o.fetch_ctx, gp->g, p->o.target,
-                        http_now_ms() + p->o.fetch_budget_ms, b, &res, err,
+                        clock_mono_ms() + p->o.fetch_budget_ms, b, &res, err,
                         sizeof(err));
     ok = rc == 0 && b != NULL &&
          mp_accept(mp_builder_count(b), res.wanted, res.pages_failed);
@@ -468,7 +469,7 @@ static void refresh(struct genre_pool *gp)
         gp->st.next_try_ms = now + mp_backoff_ms(gp->st.failures, p->o.ttl_ms);
         /* Retry-After is on http_now_ms; map it onto the pool clock. */
         if (res.retry_at_ms > 0) {
-            int64_t at = now + (res.retry_at_ms - http_now_ms());
+            int64_t at = now + (res.retry_at_ms - clock_mono_ms());
 
             if (at > gp->st.next_try_ms)
                 gp->st.next_try_ms = at;
@@ -505,7 +506,7 @@ static void *refresher(void *arg)
         /* wake is on the pool clock; the wait is on the real one. */
         wait_until(&gp->wake, &gp->mu,
                    wake == INT64_MAX ? INT64_MAX
-                                     : http_now_ms() + (wake - now));
+                                     : clock_mono_ms() + (wake - now));
     }
     pthread_mutex_unlock(&gp->mu);
     return NULL;

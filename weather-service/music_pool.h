@@ -149,7 +149,7 @@ struct music_pool_opts {
     int64_t fetch_budget_ms; /* how long one refresh may take */
     music_pool_fetch_fn fetch;
     void *fetch_ctx; /* borrowed; must outlive the pool */
-    /* Clock, for tests; NULL means http_now_ms(). */
+    /* Clock, for tests; NULL means clock_mono_ms() (common/clock.h). */
     int64_t (*now_ms)(void *clock_ctx);
     void *clock_ctx;
 };
@@ -171,7 +171,7 @@ void music_pool_destroy(struct music_pool *p);
  * k random distinct tracks of genre g (mp_set_sample), into *tracks (a new
  * reference).  With no pool yet:
  *   - wait: asks the refresher and waits for its refresh until deadline_ms
- *     (a CLOCK_MONOTONIC ms time); concurrent callers share one refresh;
+ *     (clock_mono_ms time); concurrent callers share one refresh;
  *   - !wait: returns MUSIC_POOL_WOULD_BLOCK, having done nothing;
  *   - either way, while a failed refresh backs off: MUSIC_POOL_UNAVAILABLE
  *     at once, with the failure (already logged by the refresh) in err.

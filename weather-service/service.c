@@ -21,6 +21,7 @@
 #include "service.h"
 
 #include <curl/curl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@
 #include "nameko.h"
 #include "open_meteo.h"
 #include "owm.h"
+#include "rng.h"
 #include "spotify.h"
 #include "validate.h"
 
@@ -51,34 +53,57 @@ struct service {
     struct spotify *spotify;
     struct music_pool *pool; /* with spotify: its tracks per genre */
     struct catalog *catalog;
+    atomic_int aborted; /* service_abort: no more upstream work */
 };
 
 struct service_worker {
     struct service *svc;
     struct http_client *hc;
-    int64_t call_deadline_ms; /* of the call in progress; 0 = none */
-    int no_block;             /* service_call_try: never wait or fetch */
 };
 
-typedef int (*method_fn)(struct service_worker *w, const json_t *kwargs,
-                         json_t **result, struct service_fault *fault);
+struct method;
 
-static int get_playlist(struct service_worker *w, const json_t *kwargs,
+/* A prepared call (see service.h). */
+struct service_plan {
+    const struct method *m;
+    json_t *kwargs;      /* the bound arguments: a new reference */
+    int64_t deadline_ms; /* the caller's, 0 = none */
+    /* get_playlist */
+    struct weather_query q; /* q.city points into kwargs */
+    char country[3];
+    char key[CACHE_KEY_MAX];
+    int have_weather; /* weather came from the cache in plan_ready */
+    struct weather_report weather;
+    int have_tracks; /* music settled in plan_ready (pool or degraded) */
+    json_t *tracks;  /* from the pool, or NULL for the catalog */
+    char music_err[256];
+};
+
+static int playlist_prepare(struct service *svc, struct service_plan *p,
+                            char *err, size_t errlen);
+static int playlist_ready(struct service *svc, struct service_plan *p);
+static int playlist_run(struct service_worker *w, struct service_plan *p,
                         json_t **result, struct service_fault *fault);
 
 static const struct method {
     const char *name;
-    method_fn fn;
-    const char *const *kwargs; /* the accepted keyword arguments */
+    const char *const *params; /* in positional order */
+    int (*prepare)(struct service *svc, struct service_plan *p, char *err,
+                   size_t errlen);
+    int (*ready)(struct service *svc, struct service_plan *p);
+    int (*run)(struct service_worker *w, struct service_plan *p,
+               json_t **result, struct service_fault *fault);
 } methods[] = {
-    {"get_playlist", get_playlist,
-     (const char *const[]){"city", "country", "lat", "lon", NULL}},
+    {"get_playlist",
+     (const char *const[]){"city", "lat", "lon", "country", NULL},
+     playlist_prepare, playlist_ready, playlist_run},
 };
 
-/* The one source of randomness here: the thread's http client's. */
-static uint64_t thread_random(void *hc)
+/* Randomness for samples: tempo's one source (common/rng). */
+static uint64_t pool_random(void *unused)
 {
-    return http_client_random(hc);
+    (void)unused;
+    return rng_u64();
 }
 
 struct pool_fill {
@@ -167,13 +192,14 @@ struct service *service_create(const struct config *cfg, char *err,
     if (cfg->music_provider == MUSIC_SPOTIFY)
         svc->spotify = spotify_create(cfg);
     if (svc->spotify != NULL) {
+        spotify_set_abort(svc->spotify, &svc->aborted);
         struct music_pool_opts po = {0};
         int64_t attempt =
             (int64_t)cfg->upstream_timeout_ms * (1 + cfg->upstream_retries);
 
         po.ttl_ms = (int64_t)cfg->music_pool_ttl_s * 1000;
         po.target = MUSIC_POOL_TRACKS;
-        /* A first refresh is two rounds: one page, then the rest. */
+        /* A refresh is two rounds: its first page, then the others. */
         po.fetch_budget_ms = 2 * attempt + 1000;
         po.fetch = pool_fetch;
         po.fetch_ctx = svc;
@@ -230,7 +256,13 @@ struct service_worker *service_worker_create(struct service *svc)
         free(w);
         return NULL;
     }
+    http_client_set_abort(w->hc, &svc->aborted);
     return w;
+}
+
+void service_worker_set_trace(struct service_worker *w, const struct trace *t)
+{
+    http_client_set_trace(w->hc, t);
 }
 
 void service_worker_destroy(struct service_worker *w)
@@ -278,42 +310,57 @@ static int printable_key(const char *k)
     return n > 0 && n <= 64 && k[n] == '\0';
 }
 
-int service_call(struct service_worker *w, const char *method,
-                 const json_t *args, const json_t *kwargs,
-                 const char *request_id, int64_t deadline_ms, json_t **result,
-                 struct service_fault *f)
-{
-    const struct method *m = NULL;
-    const char *key;
-    json_t *v;
-    size_t i, j;
-    char msg[160];
+/* Margin kept before the caller's deadline to publish the reply. */
+#define REPLY_MARGIN_MS 50
 
-    (void)request_id; /* the dispatcher set it on this thread's log lines */
-    memset(f, 0, sizeof(*f));
-    w->call_deadline_ms = deadline_ms;
-    for (i = 0; method != NULL && i < sizeof(methods) / sizeof(methods[0]); i++)
-        if (strcmp(methods[i].name, method) == 0)
-            m = &methods[i];
-    if (m == NULL)
-        return nameko_fault(f, NAMEKO_METHOD_NOT_FOUND,
-                            "nameko.exceptions.MethodNotFound",
-                            method ? method : "");
-    if (args != NULL && (!json_is_array(args) || json_array_size(args) > 0))
+static const struct method *method_find(const char *name)
+{
+    size_t i;
+
+    for (i = 0; name != NULL && i < sizeof(methods) / sizeof(methods[0]); i++)
+        if (strcmp(methods[i].name, name) == 0)
+            return &methods[i];
+    return NULL;
+}
+
+/*
+ * Binds Nameko args and kwargs to m's parameters as Python would: each
+ * positional argument to the parameter in its place, keywords by name, no
+ * unknown keyword, none given twice.  Returns 0 with *out a new object, or
+ * TEMPO_EINTERNAL with an IncorrectSignature fault.
+ */
+static int bind_args(const struct method *m, const json_t *args,
+                     const json_t *kwargs, json_t **out,
+                     struct service_fault *f)
+{
+    size_t nparams = 0, i, j;
+    const char *key;
+    json_t *bound = NULL, *v;
+    char msg[200];
+
+    while (m->params[nparams] != NULL)
+        nparams++;
+    if (args != NULL && !json_is_array(args))
         return nameko_fault(f, NAMEKO_INCORRECT_SIGNATURE,
                             "nameko.exceptions.IncorrectSignature",
-                            "positional arguments are not accepted; "
-                            "use keyword arguments");
+                            "args must be an array");
     if (kwargs != NULL && !json_is_object(kwargs))
         return nameko_fault(f, NAMEKO_INCORRECT_SIGNATURE,
                             "nameko.exceptions.IncorrectSignature",
                             "kwargs must be an object");
+    if (json_array_size(args) > nparams) {
+        snprintf(msg, sizeof(msg),
+                 "%s() takes at most %zu positional arguments (%zu given)",
+                 m->name, nparams, json_array_size(args));
+        return nameko_fault(f, NAMEKO_INCORRECT_SIGNATURE,
+                            "nameko.exceptions.IncorrectSignature", msg);
+    }
     json_object_foreach((json_t *)kwargs, key, v)
     {
-        for (j = 0; m->kwargs[j] != NULL; j++)
-            if (strcmp(m->kwargs[j], key) == 0)
+        for (j = 0; j < nparams; j++)
+            if (strcmp(m->params[j], key) == 0)
                 break;
-        if (m->kwargs[j] != NULL)
+        if (j < nparams)
             continue;
         if (printable_key(key))
             snprintf(msg, sizeof(msg),
@@ -325,7 +372,100 @@ int service_call(struct service_worker *w, const char *method,
         return nameko_fault(f, NAMEKO_INCORRECT_SIGNATURE,
                             "nameko.exceptions.IncorrectSignature", msg);
     }
-    return m->fn(w, kwargs, result, f);
+    bound = kwargs != NULL ? json_copy((json_t *)kwargs) : json_object();
+    if (bound == NULL)
+        return fault(f, TEMPO_EINTERNAL, "out of memory", NULL);
+    for (i = 0; i < json_array_size(args); i++) {
+        if (json_object_get(bound, m->params[i]) != NULL) {
+            snprintf(msg, sizeof(msg),
+                     "%s() got multiple values for argument '%s'", m->name,
+                     m->params[i]);
+            json_decref(bound);
+            return nameko_fault(f, NAMEKO_INCORRECT_SIGNATURE,
+                                "nameko.exceptions.IncorrectSignature", msg);
+        }
+        json_object_set(bound, m->params[i], json_array_get(args, i));
+    }
+    *out = bound;
+    return 0;
+}
+
+int service_prepare(struct service *svc, const char *method, const json_t *args,
+                    const json_t *kwargs, int64_t deadline_ms,
+                    struct service_plan **plan, struct service_fault *f)
+{
+    const struct method *m = method_find(method);
+    struct service_plan *p = NULL;
+    char err[256] = "";
+    int rc;
+
+    memset(f, 0, sizeof(*f));
+    if (m == NULL)
+        return nameko_fault(f, NAMEKO_METHOD_NOT_FOUND,
+                            "nameko.exceptions.MethodNotFound",
+                            method ? method : "");
+    p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return fault(f, TEMPO_EINTERNAL, "out of memory", NULL);
+    p->m = m;
+    p->deadline_ms = deadline_ms;
+    rc = bind_args(m, args, kwargs, &p->kwargs, f);
+    if (rc < 0)
+        goto fail;
+    rc = m->prepare(svc, p, err, sizeof(err));
+    if (rc < 0) {
+        rc = fault(f, rc, err, NULL);
+        goto fail;
+    }
+    if (deadline_ms > 0 && deadline_ms - REPLY_MARGIN_MS <= http_now_ms()) {
+        rc = fault(f, TEMPO_ETIMEOUT, "the call expired before it started",
+                   NULL);
+        goto fail;
+    }
+    *plan = p;
+    return 0;
+fail:
+    service_plan_free(p);
+    return rc;
+}
+
+int service_plan_ready(struct service *svc, struct service_plan *p)
+{
+    return p->m->ready(svc, p);
+}
+
+int service_run(struct service_worker *w, struct service_plan *p,
+                json_t **result, struct service_fault *f)
+{
+    memset(f, 0, sizeof(*f));
+    return p->m->run(w, p, result, f);
+}
+
+void service_plan_free(struct service_plan *p)
+{
+    if (p == NULL)
+        return;
+    json_decref(p->kwargs);
+    json_decref(p->tracks);
+    free(p);
+}
+
+int service_call(struct service_worker *w, const char *method,
+                 const json_t *args, const json_t *kwargs, int64_t deadline_ms,
+                 json_t **result, struct service_fault *f)
+{
+    struct service_plan *p = NULL;
+    int rc = service_prepare(w->svc, method, args, kwargs, deadline_ms, &p, f);
+
+    if (rc == 0)
+        rc = service_run(w, p, result, f);
+    service_plan_free(p);
+    return rc;
+}
+
+void service_abort(struct service *svc)
+{
+    atomic_store(&svc->aborted, 1);
 }
 
 /* JSON null counts as absent, as Python's None would for a kwarg. */
@@ -414,22 +554,24 @@ static int fetch_weather(void *ctx, struct weather_report *out, char *err,
                             errlen);
 }
 
-/* Margin kept before the caller's deadline to publish the reply. */
-#define REPLY_MARGIN_MS 50
-
 /*
  * The deadline of one upstream phase (weather, then music): its own
  * retry budget, cut to the caller's deadline when the call carries one, so
  * no thread keeps working for a client that has already been answered.
+ * Once the service is aborted, now.
  */
-static int64_t phase_deadline(const struct service_worker *w)
+static int64_t phase_deadline(const struct service_worker *w,
+                              const struct service_plan *p)
 {
     const struct config *cfg = w->svc->cfg;
-    int64_t d = http_now_ms() +
-                (int64_t)cfg->upstream_timeout_ms * (1 + cfg->upstream_retries);
+    int64_t now = http_now_ms();
+    int64_t d =
+        now + (int64_t)cfg->upstream_timeout_ms * (1 + cfg->upstream_retries);
 
-    if (w->call_deadline_ms > 0 && w->call_deadline_ms - REPLY_MARGIN_MS < d)
-        d = w->call_deadline_ms - REPLY_MARGIN_MS;
+    if (atomic_load(&w->svc->aborted))
+        return now;
+    if (p->deadline_ms > 0 && p->deadline_ms - REPLY_MARGIN_MS < d)
+        d = p->deadline_ms - REPLY_MARGIN_MS;
     return d;
 }
 
@@ -458,48 +600,86 @@ static json_t *location_json(const struct weather_query *q,
                      lon);
 }
 
-static int get_playlist(struct service_worker *w, const json_t *kwargs,
+static int playlist_prepare(struct service *svc, struct service_plan *p,
+                            char *err, size_t errlen)
+{
+    int rc;
+
+    (void)svc;
+    rc = parse_query(p->kwargs, &p->q, p->country, err, errlen);
+    if (rc == 0)
+        rc = cache_key(&p->q, p->key);
+    if (rc != 0 && err[0] == '\0')
+        snprintf(err, errlen, "city is too long");
+    return rc != 0 ? TEMPO_EINVAL : 0;
+}
+
+/* Music without waiting: the genre's pool when it has one, the catalog
+ * (degraded) while its failed first fetch backs off.  Returns
+ * MUSIC_POOL_WOULD_BLOCK when a first fetch must be waited for. */
+static int pool_tracks(struct service *svc, struct service_plan *p,
+                       enum genre g, int wait, int64_t deadline_ms)
+{
+    int rc;
+
+    rc = music_pool_sample(svc->pool, g, (size_t)svc->cfg->playlist_size, wait,
+                           deadline_ms, pool_random, NULL, &p->tracks,
+                           p->music_err, sizeof(p->music_err));
+    if (rc == MUSIC_POOL_WOULD_BLOCK)
+        return rc;
+    if (rc == MUSIC_POOL_UNAVAILABLE) /* logged once by the refresher */
+        log_debug("music provider unavailable (%s); serving the built-in "
+                  "catalog",
+                  p->music_err);
+    else if (rc != 0)
+        log_warn("music provider failed (%s); serving the built-in catalog",
+                 p->music_err);
+    p->have_tracks = 1;
+    return 0;
+}
+
+/* Weather from a fresh cache entry, music from the built-in catalog or a
+ * warm track pool: no upstream call, no wait. */
+static int playlist_ready(struct service *svc, struct service_plan *p)
+{
+    enum genre g;
+
+    if (cache_peek(svc->cache, p->key, &p->weather) != 0)
+        return 0;
+    p->have_weather = 1;
+    if (svc->pool == NULL)
+        return 1;
+    if (genre_from_celsius(p->weather.temp_c, &g) != 0)
+        return 1; /* playlist_run reports the garbage */
+    return pool_tracks(svc, p, g, 0, 0) == 0;
+}
+
+static int playlist_run(struct service_worker *w, struct service_plan *p,
                         json_t **result, struct service_fault *f)
 {
     struct service *svc = w->svc;
     const struct config *cfg = svc->cfg;
-    struct weather_query q;
     struct weather_report rep;
     struct weather_ctx ctx;
-    enum cache_how how = CACHE_FETCHED;
+    enum cache_how how = CACHE_HIT;
     enum genre g;
-    char country[3] = "", key[CACHE_KEY_MAX], err[256];
+    char err[256];
     json_t *tracks = NULL, *res = NULL;
     const char *music = "catalog";
-    int rc, degraded = 0;
+    int rc = 0, degraded = 0;
 
     err[0] = '\0';
-    rc = parse_query(kwargs, &q, country, err, sizeof(err));
-    if (rc == 0)
-        rc = cache_key(&q, key);
-    if (rc != 0)
-        return fault(f, TEMPO_EINVAL, err, NULL);
-
-    ctx.w = w;
-    ctx.q = &q;
-    ctx.deadline_ms = phase_deadline(w);
-    if (ctx.deadline_ms <= http_now_ms())
-        return fault(f, TEMPO_ETIMEOUT, "the call expired before it started",
-                     NULL);
-    if (w->no_block) {
-        /* Only a cache hit can be served without waiting (the music
-         * comes from the catalog or a track pool); anything else goes to
-         * a pool thread. */
-        if (cache_peek(svc->cache, key, &rep) != 0)
-            return SERVICE_WOULD_BLOCK;
-        how = CACHE_HIT;
-        rc = 0;
+    if (p->have_weather) {
+        rep = p->weather;
     } else {
-        rc = cache_get(svc->cache, key, fetch_weather, &ctx, ctx.deadline_ms,
+        ctx.w = w;
+        ctx.q = &p->q;
+        ctx.deadline_ms = phase_deadline(w, p);
+        rc = cache_get(svc->cache, p->key, fetch_weather, &ctx, ctx.deadline_ms,
                        &rep, &how, err, sizeof(err));
     }
     if (rc != 0)
-        return fault(f, rc, err, q.city);
+        return fault(f, rc, err, p->q.city);
     if (how == CACHE_STALE)
         log_warn("weather provider failed (%s); serving a stale cached "
                  "answer",
@@ -509,25 +689,14 @@ static int get_playlist(struct service_worker *w, const json_t *kwargs,
                      NULL);
 
     if (svc->pool != NULL) {
-        rc = music_pool_sample(svc->pool, g, (size_t)cfg->playlist_size,
-                               !w->no_block, phase_deadline(w), thread_random,
-                               w->hc, &tracks, err, sizeof(err));
-        if (rc == MUSIC_POOL_WOULD_BLOCK)
-            return SERVICE_WOULD_BLOCK; /* a first fetch to wait for */
-        if (rc == 0) {
+        if (!p->have_tracks)
+            pool_tracks(svc, p, g, 1, phase_deadline(w, p));
+        tracks = p->tracks;
+        p->tracks = NULL;
+        if (tracks != NULL)
             music = "spotify";
-        } else if (rc == MUSIC_POOL_UNAVAILABLE) {
-            /* Known and logged once by the pool's refresher. */
-            log_debug("music provider unavailable (%s); serving the "
-                      "built-in catalog",
-                      err);
+        else
             degraded = 1;
-        } else {
-            log_warn("music provider failed (%s); serving the built-in "
-                     "catalog",
-                     err);
-            degraded = 1;
-        }
     }
     if (tracks == NULL)
         tracks = catalog_sample(svc->catalog, g, (size_t)cfg->playlist_size);
@@ -537,7 +706,7 @@ static int get_playlist(struct service_worker *w, const json_t *kwargs,
     }
 
     res = json_pack("{s:o, s:f, s:s, s:o, s:{s:s, s:s}, s:b, s:s}", "location",
-                    location_json(&q, &rep), "temperature_c", rep.temp_c,
+                    location_json(&p->q, &rep), "temperature_c", rep.temp_c,
                     "genre", genre_name(g), "tracks", tracks, "sources",
                     "weather", weather_source(cfg), "music", music, "cached",
                     how != CACHE_FETCHED, "worker", cfg->worker_id);
@@ -551,18 +720,4 @@ static int get_playlist(struct service_worker *w, const json_t *kwargs,
         return fault(f, TEMPO_EINTERNAL, "out of memory", NULL);
     *result = res;
     return 0;
-}
-
-int service_call_try(struct service_worker *w, const char *method,
-                     const json_t *args, const json_t *kwargs,
-                     const char *request_id, int64_t deadline_ms,
-                     json_t **result, struct service_fault *fault)
-{
-    int rc;
-
-    w->no_block = 1;
-    rc = service_call(w, method, args, kwargs, request_id, deadline_ms, result,
-                      fault);
-    w->no_block = 0;
-    return rc;
 }

@@ -31,6 +31,12 @@ void service_destroy(struct service *svc); /* NULL is a no-op */
 struct service_worker *service_worker_create(struct service *svc);
 void service_worker_destroy(struct service_worker *w); /* NULL: no-op */
 
+struct trace;
+
+/* The trace context of the call this thread serves next (borrowed until
+ * cleared with NULL): its upstream requests carry a child traceparent. */
+void service_worker_set_trace(struct service_worker *w, const struct trace *t);
+
 /* Why a call failed, ready for a Nameko error envelope. */
 struct service_fault {
     const char *exc_type; /* static string, e.g. "CityNotFound" */
@@ -40,34 +46,64 @@ struct service_fault {
 };
 
 /*
- * Runs `method` (borrowed strings/values) with Nameko args and kwargs.
- * deadline_ms (CLOCK_MONOTONIC milliseconds, 0 = none) is when the caller
- * stops waiting: upstream work is cut short to finish before it, and a
- * call already past it fails with UpstreamTimeout without upstream calls.
- * Methods are looked up in a const table; an unknown one is a
- * MethodNotFound fault.  Returns 0 with *result a new reference (the SPEC
- * section 2 reply object), or a negative tempo_err with *fault filled (the
- * caller json_decref's fault->exc_args).  request_id (may be NULL) is only
- * for logging.
+ * A call in three steps, so that it is decoded and validated exactly once:
+ *
+ *   service_prepare   (the AMQP thread) looks the method up, binds Nameko
+ *                     args and kwargs to its parameters and validates them,
+ *                     yielding a plan (validated query, cache key,
+ *                     deadline);
+ *   service_plan_ready (the AMQP thread) says whether the plan can be
+ *                     answered from memory alone: its weather is a fresh
+ *                     cache hit (copied into the plan) and its music needs
+ *                     no upstream call (the built-in catalog, the genre's
+ *                     Spotify track pool, or the catalog, degraded, while
+ *                     a failed first fetch of the pool backs off).  Then
+ *                     service_run never blocks and the AMQP thread answers
+ *                     the call itself;
+ *   service_run       (a pool thread, or the AMQP thread when ready) does
+ *                     the upstream work and builds the reply object.
  */
-int service_call(struct service_worker *w, const char *method,
-                 const json_t *args, const json_t *kwargs,
-                 const char *request_id, int64_t deadline_ms, json_t **result,
-                 struct service_fault *fault);
+struct service_plan;
 
 /*
- * service_call without blocking: answers (0 or a negative tempo_err, as
- * service_call) only when no upstream call or wait is needed: invalid
- * calls, and playlists whose weather is a fresh cache hit and whose music
- * comes from the built-in catalog or the genre's Spotify track pool (or
- * from the catalog, degraded, while a failed first fetch of the pool backs
- * off).  Otherwise returns SERVICE_WOULD_BLOCK having done nothing but a
- * cache lookup, and the call goes to service_call on a pool thread.
+ * Prepares `method` (borrowed strings/values) with Nameko args (array) and
+ * kwargs (object; either may be NULL).  Positional args bind to the
+ * method's parameters in order, as on a Python method
+ * `get_playlist(city=None, lat=None, lon=None, country=None)`.
+ * deadline_ms (CLOCK_MONOTONIC milliseconds, 0 = none) is when the caller
+ * stops waiting; a call already past it fails with UpstreamTimeout.
+ * Returns 0 with *plan new (service_plan_free), or a negative tempo_err
+ * with *fault filled (unknown method: MethodNotFound; arguments that do
+ * not bind: IncorrectSignature; invalid values: InvalidArgument).
  */
-#define SERVICE_WOULD_BLOCK 1
-int service_call_try(struct service_worker *w, const char *method,
-                     const json_t *args, const json_t *kwargs,
-                     const char *request_id, int64_t deadline_ms,
-                     json_t **result, struct service_fault *fault);
+int service_prepare(struct service *svc, const char *method, const json_t *args,
+                    const json_t *kwargs, int64_t deadline_ms,
+                    struct service_plan **plan, struct service_fault *fault);
+
+/* 1 when service_run(plan) needs no upstream call and cannot block. */
+int service_plan_ready(struct service *svc, struct service_plan *plan);
+
+/*
+ * Runs a prepared plan on a thread that owns w.  Upstream work is cut
+ * short to finish before the plan's deadline.  Returns 0 with *result a
+ * new reference (the SPEC section 2 reply object), or a negative tempo_err
+ * with *fault filled (the caller json_decref's fault->exc_args).
+ */
+int service_run(struct service_worker *w, struct service_plan *plan,
+                json_t **result, struct service_fault *fault);
+
+void service_plan_free(struct service_plan *plan); /* NULL is a no-op */
+
+/* service_prepare + service_run in one go (tests, simple callers). */
+int service_call(struct service_worker *w, const char *method,
+                 const json_t *args, const json_t *kwargs, int64_t deadline_ms,
+                 json_t **result, struct service_fault *fault);
+
+/*
+ * From now on every plan's upstream work ends at once (any thread): used
+ * when the worker stops and the calls still running were already handed
+ * back to the broker.
+ */
+void service_abort(struct service *svc);
 
 #endif

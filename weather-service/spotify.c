@@ -43,6 +43,7 @@
 #include "errors.h"
 #include "http_client.h"
 #include "metrics.h"
+#include "rng.h"
 
 #define SP_NAME "spotify"
 #define TOKEN_MARGIN_MS 60000   /* renew this long before expiry */
@@ -67,6 +68,7 @@ struct spotify {
     int64_t retry_at;        /* no request before this (http_now_ms) */
     int probing;             /* the probe after retry_at is in flight */
 
+    const atomic_int *abort;  /* borrowed, may be NULL */
     long total[GENRE__COUNT]; /* search results per genre; -1 unknown */
     struct http_client *fetchers[GENRE__COUNT][SPOTIFY_FETCHERS];
 };
@@ -342,6 +344,11 @@ static void gate_record(struct spotify *sp, int probe, long status,
     pthread_mutex_unlock(&sp->gate_mu);
 }
 
+void spotify_set_abort(struct spotify *sp, const atomic_int *flag)
+{
+    sp->abort = flag;
+}
+
 int64_t spotify_retry_at(struct spotify *sp)
 {
     int64_t at;
@@ -512,9 +519,11 @@ static void *fetch_thread(void *arg)
     }
 }
 
-static uint64_t client_random(void *hc)
+/* Offsets are drawn from tempo's one random source (common/rng). */
+static uint64_t page_random(void *unused)
 {
-    return http_client_random(hc);
+    (void)unused;
+    return rng_u64();
 }
 
 /* Fetches f->offsets on up to SPOTIFY_FETCHERS threads at once. */
@@ -568,8 +577,11 @@ int spotify_fetch(struct spotify *sp, enum genre g, size_t want,
         return TEMPO_EINTERNAL;
     }
     for (k = 0; k < SPOTIFY_FETCHERS; k++)
-        if (sp->fetchers[g][k] == NULL)
+        if (sp->fetchers[g][k] == NULL) {
             sp->fetchers[g][k] = http_client_create();
+            if (sp->fetchers[g][k] != NULL && sp->abort != NULL)
+                http_client_set_abort(sp->fetchers[g][k], sp->abort);
+        }
     memset(&f, 0, sizeof(f));
     pthread_mutex_init(&f.mu, NULL);
     f.sp = sp;
@@ -590,11 +602,9 @@ int spotify_fetch(struct spotify *sp, enum genre g, size_t want,
      * up (breaker) and not rate-limiting us (gate) before the others are
      * sent. */
     if (total < 0)
-        n = spotify_plan_pages(-1, 1, 0, client_random, sp->fetchers[g][0],
-                               offsets);
+        n = spotify_plan_pages(-1, 1, 0, page_random, NULL, offsets);
     else
-        n = spotify_plan_pages(total, pages, 0, client_random,
-                               sp->fetchers[g][0], offsets);
+        n = spotify_plan_pages(total, pages, 0, page_random, NULL, offsets);
     if (n == 0) { /* a genre without results */
         snprintf(f.last_err, sizeof(f.last_err),
                  SP_NAME " found no tracks for genre %s", genre_name(g));
@@ -609,8 +619,8 @@ int spotify_fetch(struct spotify *sp, enum genre g, size_t want,
     if (total < 0) {
         if (f.total < 0)
             goto out; /* no total in the answer: the probe is all */
-        n = 1 + spotify_plan_pages(f.total, pages - 1, 1, client_random,
-                                   sp->fetchers[g][0], offsets + 1);
+        n = 1 + spotify_plan_pages(f.total, pages - 1, 1, page_random, NULL,
+                                   offsets + 1);
     }
     f.n = n;
     f.next = 1;

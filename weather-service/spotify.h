@@ -18,6 +18,7 @@
 #ifndef TEMPO_SPOTIFY_H
 #define TEMPO_SPOTIFY_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -68,6 +69,10 @@ struct spotify_fetch_stats {
 int spotify_fetch(struct spotify *sp, enum genre g, size_t want,
                   int64_t deadline_ms, spotify_track_fn fn, void *ctx,
                   struct spotify_fetch_stats *st, char *err, size_t errlen);
+
+/* From now on, once *flag is non-zero, fetches end at once (the worker is
+ * stopping; see http_client_set_abort).  flag is borrowed. */
+void spotify_set_abort(struct spotify *sp, const atomic_int *flag);
 
 /* While a 429's Retry-After runs: when it ends (http_now_ms clock), else
  * 0.  Thread-safe. */

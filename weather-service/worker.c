@@ -2,68 +2,77 @@
  * worker.c - see worker.h.
  *
  * DESIGN
- * The main thread owns the AMQP connection (rabbitmq-c connections must not
- * be shared between threads).  It polls three descriptors: the broker
- * socket, an eventfd that pool threads signal when a reply is ready, and a
- * signalfd for SIGTERM/SIGINT.
+ * The connection (connect, fail-over, frames, heartbeats, a consumer the
+ * broker cancels, blocked/unblocked) is common/amqp_loop.c's; this file is
+ * what the worker does with it.  On the loop's thread:
  *
- *   delivery -> job (body copied, delivery tag, reply_to, correlation id,
- *               connection generation) -> job queue
- *   pool thread: decode the Nameko call, service_call(), encode the reply
- *               -> done queue, eventfd
- *   main thread: publish the reply to nameko-rpc with routing key reply_to,
+ *   delivery -> job: the envelope (delivery tag, reply_to, correlation id,
+ *               request id, deadline) and service_prepare(), which decodes
+ *               and validates the call once.  A bad call, or one whose
+ *               plan is ready (fresh cached weather, catalog music), is
+ *               answered right there: the hand-off to a pool thread and
+ *               back would cost more than the call.  The rest go to the
+ *               pool's queue.
+ *   pool thread: service_run(), encode the reply -> amqp_loop_post().
+ *   mail     -> publish the reply to nameko-rpc with routing key reply_to,
  *               then ack the delivery (at-least-once: a worker that dies
  *               before the ack gets its call redelivered to another).
  *
  * basic.qos prefetch = WORKER_CONCURRENCY, so the broker never hands this
- * process more calls than it has threads.  If the connection drops, jobs
- * of the old generation still finish, but their replies and acks are
- * discarded: the broker has already requeued those calls.
+ * process more calls than it has threads.
+ *
+ * When the connection drops, the broker requeues every unacked call.  Jobs
+ * not yet started are dropped; jobs running finish, and their replies are
+ * still published on the next connection (a caller takes the first reply
+ * and drops a duplicate) but not acked: their delivery tags died with the
+ * old channel.  While the broker blocks the connection (resource alarm)
+ * replies are held and published when it unblocks.
+ *
+ * Every call with a reply_to gets exactly one reply from this worker: a
+ * result that cannot be encoded (over NAMEKO_MAX_BODY) is retried with
+ * fewer tracks, then becomes an error reply.
  */
 #include "worker.h"
 
 #include "amqp_conn.h"
+#include "amqp_headers.h"
+#include "amqp_loop.h"
+#include "clock.h"
 #include "config.h"
+#include "container_of.h"
 #include "errors.h"
 #include "log.h"
 #include "metrics.h"
 #include "nameko.h"
 #include "service.h"
+#include "trace.h"
 #include "validate.h"
 
-#include <errno.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/signalfd.h>
-#include <time.h>
-#include <unistd.h>
 
-#define SERVICE_NAME "weather_service"
-#define SERVICE_QUEUE "rpc-weather_service"
-#define CH 1
+#define CH AMQP_LOOP_CHANNEL
 
 struct job {
-    struct job *next;
+    struct amqp_loop_msg msg; /* back to the loop's thread */
+    struct job *next;         /* pool queue, held list */
     uint64_t tag;
     unsigned generation;
-    char method[64];
-    char reply_to[256];
-    char corr_id[256];
-    char request_id[129];
-    int64_t deadline_ms; /* from the call's expiration; 0 = none */
     int has_reply_to;
-    int bad_envelope; /* routing key or properties unusable */
-    size_t body_len;
-    char *body;              /* the call (NULL if too big) */
-    struct nameko_call call; /* decoded body, once decoded */
-    char *reply;             /* the reply body, set by the pool thread */
+    char reply_to[256];
+    char corr_id[256]; /* "" = none */
+    char method[64];
+    char request_id[129];
+    struct trace trace;        /* the caller's, if it sent a valid one */
+    int64_t deadline_ms;       /* monotonic; 0 = none */
+    struct service_plan *plan; /* for the pool; NULL once run */
+    char *reply;               /* the reply body */
+    const char *outcome;       /* NULL = success, else the exc_type */
+    double t0;
 };
 
 struct jobq {
@@ -73,33 +82,23 @@ struct jobq {
 struct worker {
     const struct config *cfg;
     struct service *svc;
+    struct amqp_loop *loop;
     pthread_t *threads;
     long nthreads;
 
     pthread_mutex_t lock;
     pthread_cond_t cond;
     struct jobq todo; /* guarded by lock */
-    struct jobq done; /* guarded by lock */
     int quit;         /* guarded by lock */
-    int efd, sfd;
 
-    /* main thread only */
-    struct service_worker *inline_sw; /* serves calls needing no upstream */
-    amqp_connection_state_t conn;
+    /* the loop's thread only */
+    struct service_worker *inline_sw; /* answers calls needing no upstream */
     unsigned generation;
-    unsigned url_cursor;
-    long inflight; /* jobs handed out and not yet answered */
+    long inflight; /* jobs taken and not yet answered or dropped */
     int consuming;
-    char consumer_tag[64];
+    char consumer_tag[256];
+    struct jobq held; /* replies waiting for the broker to unblock us */
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void jobq_push(struct jobq *q, struct job *j)
 {
@@ -115,110 +114,93 @@ static void job_free(struct job *j)
 {
     if (j == NULL)
         return;
-    free(j->body);
+    service_plan_free(j->plan);
     free(j->reply);
-    json_decref(j->call.args);
-    json_decref(j->call.kwargs);
     free(j);
+}
+
+/* ---- replies ------------------------------------------------------------- */
+
+static void set_error_reply(struct job *j, const char *type, const char *path,
+                            const char *arg, const char *value)
+{
+    json_t *args = json_pack("[s]", arg);
+
+    free(j->reply);
+    j->reply = nameko_reply_encode_error(type, path, args, value);
+    json_decref(args);
+    j->outcome = type;
+}
+
+static void set_fault_reply(struct job *j, struct service_fault *f)
+{
+    free(j->reply);
+    j->reply = nameko_reply_encode_error(f->exc_type, f->exc_path, f->exc_args,
+                                         f->value);
+    json_decref(f->exc_args);
+    f->exc_args = NULL;
+    j->outcome = f->exc_type;
+    if (j->reply == NULL) /* unencodable value: say what happened */
+        set_error_reply(j, tempo_err_exc_type(TEMPO_EINTERNAL),
+                        tempo_err_exc_path(TEMPO_EINTERNAL), "",
+                        "the error could not be encoded");
+}
+
+/*
+ * The reply for a result.  A result over NAMEKO_MAX_BODY is cut to fewer
+ * tracks before it becomes an error: a shorter playlist is still an
+ * answer.
+ */
+static void set_result_reply(struct job *j, json_t *result)
+{
+    size_t before = json_array_size(json_object_get(result, "tracks")), kept;
+
+    free(j->reply);
+    j->reply = nameko_reply_encode_result_fit(result, "tracks", &kept);
+    j->outcome = NULL;
+    if (j->reply != NULL && kept < before)
+        log_warn("%s: reply too large; cut from %zu to %zu tracks", j->method,
+                 before, kept);
+    if (j->reply == NULL) {
+        log_warn("%s: the reply cannot be encoded", j->method);
+        set_error_reply(j, tempo_err_exc_type(TEMPO_EUPSTREAM),
+                        tempo_err_exc_path(TEMPO_EUPSTREAM), "",
+                        "the answer is too large to send");
+    }
+}
+
+/* Runs a prepared job on the calling thread, which owns sw. */
+static void run_job(struct service_worker *sw, struct job *j)
+{
+    struct service_fault fault;
+    json_t *result = NULL;
+    int rc;
+
+    log_set_context(j->request_id[0] ? j->request_id : NULL,
+                    j->trace.trace_id[0] ? j->trace.trace_id : NULL);
+    service_worker_set_trace(sw, j->trace.trace_id[0] ? &j->trace : NULL);
+    rc = service_run(sw, j->plan, &result, &fault);
+    service_worker_set_trace(sw, NULL);
+    service_plan_free(j->plan);
+    j->plan = NULL;
+    if (rc == 0) {
+        set_result_reply(j, result);
+        log_debug("%s answered", j->method);
+    } else {
+        log_info("%s failed: %s: %s", j->method, fault.exc_type, fault.value);
+        set_fault_reply(j, &fault);
+    }
+    json_decref(result);
+    log_set_request_id(NULL);
 }
 
 /* ---- pool threads ---------------------------------------------------------
  */
 
-static char *fault_reply(struct service_fault *f)
-{
-    char *s = nameko_reply_encode_error(f->exc_type, f->exc_path, f->exc_args,
-                                        f->value);
-    json_decref(f->exc_args);
-    f->exc_args = NULL;
-    return s;
-}
-
-static char *nameko_fault(const char *type, const char *arg, const char *value)
-{
-    struct service_fault f;
-    char path[96];
-
-    snprintf(path, sizeof(path), "nameko.exceptions.%s", type);
-    memset(&f, 0, sizeof(f));
-    f.exc_type = type;
-    f.exc_path = path;
-    f.exc_args = json_pack("[s]", arg);
-    snprintf(f.value, sizeof(f.value), "%s", value);
-    return fault_reply(&f);
-}
-
-/*
- * Turns one call into its reply body (j->reply).  On a pool thread
- * (try_only 0) it always answers.  On the AMQP thread (try_only 1) it
- * answers only what needs no upstream call or wait (bad calls, cache hits
- * served from the catalog) and returns 0 for the rest, keeping the decoded
- * call in the job for the pool thread.  Returns 1 when answered.
- */
-static int run_job(struct service_worker *sw, struct job *j, int try_only)
-{
-    struct service_fault fault;
-    json_t *result = NULL;
-    const char *outcome = NAMEKO_MALFORMED_REQUEST; /* for metrics */
-    double t0 = wmetrics_now();
-    char err[256];
-    int rc, answered = 1;
-
-    if (!try_only)
-        wmetrics_call_begin();
-    log_set_request_id(j->request_id[0] ? j->request_id : NULL);
-    if (j->bad_envelope || j->body == NULL) {
-        j->reply = nameko_fault(NAMEKO_MALFORMED_REQUEST, "",
-                                j->body == NULL ? "message body too large"
-                                                : "unusable message");
-        log_warn("malformed call: %s",
-                 j->body == NULL ? "body too large" : "bad envelope");
-        goto out;
-    }
-    if (j->call.kwargs == NULL &&
-        nameko_call_decode(j->body, j->body_len, &j->call, err, sizeof(err)) <
-            0) {
-        j->reply = nameko_fault(NAMEKO_MALFORMED_REQUEST, err, err);
-        log_warn("malformed call %s: %s", j->method, err);
-        goto out;
-    }
-    memset(&fault, 0, sizeof(fault));
-    if (try_only) {
-        rc = service_call_try(sw, j->method, j->call.args, j->call.kwargs,
-                              j->request_id[0] ? j->request_id : NULL,
-                              j->deadline_ms, &result, &fault);
-        if (rc == SERVICE_WOULD_BLOCK) {
-            answered = 0;
-            goto done;
-        }
-    } else {
-        rc = service_call(sw, j->method, j->call.args, j->call.kwargs,
-                          j->request_id[0] ? j->request_id : NULL,
-                          j->deadline_ms, &result, &fault);
-    }
-    outcome = rc == 0 ? NULL : fault.exc_type ? fault.exc_type : "other";
-    if (rc == 0) {
-        j->reply = nameko_reply_encode_result(result);
-        log_debug("%s answered", j->method);
-    } else {
-        log_info("%s failed: %s: %s", j->method, fault.exc_type, fault.value);
-        j->reply = fault_reply(&fault);
-    }
-out:
-    if (try_only)
-        wmetrics_call_begin();
-    wmetrics_call_end(j->method, outcome, wmetrics_now() - t0);
-done:
-    json_decref(result);
-    log_set_request_id(NULL);
-    return answered;
-}
-
 static void *pool_thread(void *arg)
 {
     struct worker *w = arg;
     struct service_worker *sw = service_worker_create(w->svc);
-    uint64_t one = 1;
 
     for (;;) {
         struct job *j;
@@ -236,422 +218,493 @@ static void *pool_thread(void *arg)
         pthread_mutex_unlock(&w->lock);
 
         if (sw == NULL)
-            j->reply = nameko_fault("InternalError", "",
-                                    "worker out of "
-                                    "memory");
+            set_error_reply(j, tempo_err_exc_type(TEMPO_EINTERNAL),
+                            tempo_err_exc_path(TEMPO_EINTERNAL), "",
+                            "worker out of memory");
         else
-            run_job(sw, j, 0);
-
-        pthread_mutex_lock(&w->lock);
-        jobq_push(&w->done, j);
-        pthread_mutex_unlock(&w->lock);
-        if (write(w->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-            log_warn("eventfd write: %s", strerror(errno));
+            run_job(sw, j);
+        if (amqp_loop_post(w->loop, &j->msg) < 0)
+            job_free(j); /* the loop has finished: the broker requeued it */
     }
     service_worker_destroy(sw);
     return NULL;
 }
 
-/* ---- AMQP side ------------------------------------------------------------
- */
-
-static void drop_connection(struct worker *w, const char *why)
+/* Drops the jobs no pool thread has started (the broker requeued them).
+ * Returns how many. */
+static long drop_todo(struct worker *w)
 {
-    if (w->conn == NULL)
-        return;
-    log_warn("broker connection lost: %s", why);
-    wmetrics_broker_connected(0);
-    amqp_destroy_connection(w->conn);
-    w->conn = NULL;
-    w->consuming = 0;
-    w->generation++;
+    struct job *j, *next;
+    long n = 0;
+
+    pthread_mutex_lock(&w->lock);
+    j = w->todo.head;
+    w->todo.head = w->todo.tail = NULL;
+    pthread_mutex_unlock(&w->lock);
+    for (; j != NULL; j = next) {
+        next = j->next;
+        wmetrics_call_abandon();
+        job_free(j);
+        n++;
+    }
+    return n;
 }
 
-static int declare_and_consume(struct worker *w, char *err, size_t errlen)
+/* ---- the loop's callbacks -------------------------------------------------
+ */
+
+/*
+ * Declares what the worker consumes.  The service queue is consumed as it
+ * is when it exists (classic or quorum, declared by an operator, a Python
+ * Nameko service or another tempo), else declared with RPC_QUEUE_TYPE.
+ */
+static int declare_service_queue(struct worker *w, amqp_connection_state_t c,
+                                 char *err, size_t errlen)
 {
-    amqp_connection_state_t c = w->conn;
+    amqp_table_entry_t arg;
+    amqp_table_t args = amqp_empty_table;
+    amqp_rpc_reply_t r;
+
+    amqp_queue_declare(c, CH, amqp_cstring_bytes(TEMPO_SERVICE_QUEUE), 1, 0, 0,
+                       0, amqp_empty_table);
+    r = amqp_get_rpc_reply(c);
+    if (r.reply_type == AMQP_RESPONSE_NORMAL)
+        return 0;
+    if (r.reply_type != AMQP_RESPONSE_SERVER_EXCEPTION ||
+        r.reply.id != AMQP_CHANNEL_CLOSE_METHOD ||
+        ((amqp_channel_close_t *)r.reply.decoded)->reply_code != AMQP_NOT_FOUND)
+        return amqp_conn_reply_error(r, "queue.declare passive", err, errlen);
+    /* 404 closed channel 1: acknowledge, reopen, declare it ourselves. */
+    {
+        amqp_channel_close_ok_t ok;
+        memset(&ok, 0, sizeof(ok));
+        amqp_send_method(c, CH, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+    }
+    amqp_channel_open(c, CH);
+    if (amqp_conn_check(c, "channel.open", err, errlen) < 0)
+        return TEMPO_EUNAVAIL;
+    if (w->cfg->rpc_queue_quorum) {
+        arg.key = amqp_cstring_bytes("x-queue-type");
+        arg.value.kind = AMQP_FIELD_KIND_UTF8;
+        arg.value.value.bytes = amqp_cstring_bytes("quorum");
+        args.num_entries = 1;
+        args.entries = &arg;
+    }
+    amqp_queue_declare(c, CH, amqp_cstring_bytes(TEMPO_SERVICE_QUEUE), 0, 1, 0,
+                       0, args);
+    return amqp_conn_check(c, "queue.declare " TEMPO_SERVICE_QUEUE, err,
+                           errlen);
+}
+
+static int on_connected(struct amqp_loop *l, void *ud, const char *host,
+                        char *err, size_t errlen)
+{
+    struct worker *w = ud;
+    amqp_connection_state_t c = amqp_loop_conn(l);
     amqp_basic_consume_ok_t *ok;
 
-    if (amqp_conn_declare_exchange(c, CH, err, errlen) < 0)
-        return -1;
-    amqp_queue_declare(c, CH, amqp_cstring_bytes(SERVICE_QUEUE), 0, 1, 0, 0,
-                       amqp_empty_table);
-    if (amqp_conn_check(c, "queue.declare " SERVICE_QUEUE, err, errlen) < 0)
-        return -1;
-    amqp_queue_bind(c, CH, amqp_cstring_bytes(SERVICE_QUEUE),
+    if (amqp_conn_declare_exchange(c, CH, err, errlen) < 0 ||
+        declare_service_queue(w, c, err, errlen) < 0)
+        return TEMPO_EUNAVAIL;
+    amqp_queue_bind(c, CH, amqp_cstring_bytes(TEMPO_SERVICE_QUEUE),
                     amqp_cstring_bytes(NAMEKO_EXCHANGE),
-                    amqp_cstring_bytes(SERVICE_NAME ".*"), amqp_empty_table);
+                    amqp_cstring_bytes(TEMPO_SERVICE_NAME ".*"),
+                    amqp_empty_table);
     if (amqp_conn_check(c, "queue.bind", err, errlen) < 0)
-        return -1;
+        return TEMPO_EUNAVAIL;
     amqp_basic_qos(c, CH, 0, (uint16_t)w->cfg->worker_concurrency, 0);
     if (amqp_conn_check(c, "basic.qos", err, errlen) < 0)
-        return -1;
-    ok = amqp_basic_consume(c, CH, amqp_cstring_bytes(SERVICE_QUEUE),
+        return TEMPO_EUNAVAIL;
+    ok = amqp_basic_consume(c, CH, amqp_cstring_bytes(TEMPO_SERVICE_QUEUE),
                             amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
     if (amqp_conn_check(c, "basic.consume", err, errlen) < 0 || ok == NULL)
-        return -1;
+        return TEMPO_EUNAVAIL;
     amqp_conn_bytes_str(ok->consumer_tag, w->consumer_tag,
                         sizeof(w->consumer_tag));
     w->consuming = 1;
+    wmetrics_broker_connected(1);
+    log_info("connected to broker %s, consuming %s with %ld threads", host,
+             TEMPO_SERVICE_QUEUE, w->nthreads);
     return 0;
 }
 
-static void try_connect(struct worker *w)
+static void on_lost(struct amqp_loop *l, void *ud, const char *why)
 {
-    char err[256], host[300];
+    struct worker *w = ud;
 
-    w->conn = amqp_conn_open(w->cfg->amqp_url, &w->url_cursor, 2000, host,
-                             sizeof(host), err, sizeof(err));
-    if (w->conn == NULL) {
-        log_warn("broker: %s", err);
-        return;
+    (void)why;
+    wmetrics_broker_connected(0);
+    w->consuming = 0;
+    w->generation++;
+    w->inflight -= drop_todo(w);
+    while (w->held.head != NULL) { /* requeued by the broker too */
+        struct job *j = w->held.head;
+        w->held.head = j->next;
+        w->inflight--;
+        wmetrics_call_abandon();
+        job_free(j);
     }
-    if (declare_and_consume(w, err, sizeof(err)) < 0) {
-        log_warn("broker %s: %s", host, err);
-        amqp_destroy_connection(w->conn);
-        w->conn = NULL;
-        return;
-    }
-    wmetrics_broker_connected(1);
-    log_info("connected to broker %s, consuming %s with %ld threads", host,
-             SERVICE_QUEUE, w->nthreads);
-}
-
-/* Reads the request id from headers nameko.request_id. */
-static void header_request_id(const amqp_basic_properties_t *p, char *out,
-                              size_t cap)
-{
-    int i;
-
-    out[0] = '\0';
-    if (!(p->_flags & AMQP_BASIC_HEADERS_FLAG))
-        return;
-    for (i = 0; i < p->headers.num_entries; i++) {
-        const amqp_table_entry_t *e = &p->headers.entries[i];
-        if (e->key.len == 17 &&
-            memcmp(e->key.bytes, "nameko.request_id", 17) == 0 &&
-            (e->value.kind == AMQP_FIELD_KIND_UTF8 ||
-             e->value.kind == AMQP_FIELD_KIND_BYTES)) {
-            if (amqp_conn_bytes_str(e->value.value.bytes, out, cap) < 0 ||
-                !validate_request_id(out))
-                out[0] = '\0';
-            return;
-        }
-    }
+    w->held.tail = NULL;
+    if (amqp_loop_stopping(l))
+        service_abort(w->svc); /* what still runs was handed back */
 }
 
 /*
- * The caller's deadline, from the call's `expiration` (milliseconds the
- * message may live: the gateway sets it to the time it will still wait).
- * Absent or unparsable (a Python Nameko client sends none): 0, no limit.
+ * The caller's deadline, on this host's monotonic clock: the earlier of
+ * the call's `expiration` counted from now (RabbitMQ does not shorten it
+ * while the message waits in the queue) and the absolute deadline header
+ * (which does count the wait; it assumes the hosts' clocks agree, as NTP
+ * keeps them).  0 when the call carries neither (a Python Nameko client
+ * sends none).
  */
-static int64_t expiration_deadline(const amqp_basic_properties_t *p)
+static int64_t call_deadline(const amqp_basic_properties_t *p)
 {
+    int64_t now = clock_mono_ms(), d = 0, wall;
     char buf[24], *end = NULL;
     long long ms;
 
-    if (!(p->_flags & AMQP_BASIC_EXPIRATION_FLAG) ||
-        amqp_conn_bytes_str(p->expiration, buf, sizeof(buf)) < 0 ||
-        buf[0] < '0' || buf[0] > '9')
-        return 0;
-    ms = strtoll(buf, &end, 10);
-    if (*end != '\0' || ms <= 0 || ms > 86400000LL)
-        return 0;
-    return now_ms() + ms;
+    if ((p->_flags & AMQP_BASIC_EXPIRATION_FLAG) &&
+        amqp_conn_bytes_str(p->expiration, buf, sizeof(buf)) == 0 &&
+        buf[0] >= '0' && buf[0] <= '9') {
+        ms = strtoll(buf, &end, 10);
+        if (*end == '\0' && ms > 0 && ms <= 86400000LL)
+            d = now + ms;
+    }
+    if ((p->_flags & AMQP_BASIC_HEADERS_FLAG) &&
+        amqp_headers_int64(&p->headers, TEMPO_HDR_DEADLINE, &wall) == 0 &&
+        wall > 0) {
+        int64_t left = wall - clock_wall_ms();
+        int64_t h = now + (left < 0 ? -1 : left);
+        if (left < 86400000LL && (d == 0 || h < d))
+            d = h;
+    }
+    return d;
 }
 
-static void answer(struct worker *w, struct job *j);
-
-static void dispatch(struct worker *w, amqp_envelope_t *env)
+/* The request id: nameko.request_id, else the last nameko.call_id_stack
+ * entry (all a plain Nameko caller sends).  "" when neither is usable. */
+static void call_request_id(const amqp_basic_properties_t *p, char *out,
+                            size_t cap)
 {
-    amqp_basic_properties_t *p = &env->message.properties;
-    struct job *j = calloc(1, sizeof(*j));
+    out[0] = '\0';
+    if (!(p->_flags & AMQP_BASIC_HEADERS_FLAG))
+        return;
+    if (amqp_headers_string(&p->headers, NAMEKO_HDR_REQUEST_ID, out, cap) ==
+            0 &&
+        validate_request_id(out))
+        return;
+    if (amqp_headers_last_string(&p->headers, NAMEKO_HDR_CALL_ID_STACK, out,
+                                 cap) == 0 &&
+        validate_request_id(out))
+        return;
+    out[0] = '\0';
+}
+
+/* The caller's trace context (traceparent, tracestate headers), if valid;
+ * the worker adds no span of its own: its upstream calls are children of
+ * the caller's span. */
+static void call_trace(const amqp_basic_properties_t *p, struct trace *t)
+{
+    char tp[64], ts[TRACE_STATE_MAX + 1];
+
+    memset(t, 0, sizeof(*t));
+    if (!(p->_flags & AMQP_BASIC_HEADERS_FLAG) ||
+        amqp_headers_string(&p->headers, TEMPO_HDR_TRACEPARENT, tp,
+                            sizeof(tp)) < 0 ||
+        trace_parse(tp, t) < 0)
+        return;
+    if (amqp_headers_string(&p->headers, TEMPO_HDR_TRACESTATE, ts,
+                            sizeof(ts)) == 0 &&
+        trace_state_valid(ts))
+        snprintf(t->state, sizeof(t->state), "%s", ts);
+}
+
+/* Fills a job from the envelope; returns 0, or -1 when the envelope cannot
+ * carry a call (then the job holds a MalformedRequest reply). */
+static int job_from_envelope(struct job *j, const amqp_envelope_t *env)
+{
+    const amqp_basic_properties_t *p = &env->message.properties;
     char rk[256];
     const char *dot;
 
-    if (j == NULL)
-        abort();
-    j->tag = env->delivery_tag;
-    j->generation = w->generation;
-    if (amqp_conn_bytes_str(env->routing_key, rk, sizeof(rk)) < 0 ||
-        (dot = strrchr(rk, '.')) == NULL ||
-        strlen(dot + 1) >= sizeof(j->method))
-        j->bad_envelope = 1;
-    else
-        snprintf(j->method, sizeof(j->method), "%s", dot + 1);
     j->has_reply_to = (p->_flags & AMQP_BASIC_REPLY_TO_FLAG) &&
                       amqp_conn_bytes_str(p->reply_to, j->reply_to,
                                           sizeof(j->reply_to)) == 0 &&
                       j->reply_to[0] != '\0';
-    if ((p->_flags & AMQP_BASIC_CORRELATION_ID_FLAG) &&
-        amqp_conn_bytes_str(p->correlation_id, j->corr_id, sizeof(j->corr_id)) <
-            0)
-        j->bad_envelope = 1;
-    header_request_id(p, j->request_id, sizeof(j->request_id));
-    j->deadline_ms = expiration_deadline(p);
-    if (env->message.body.len <= NAMEKO_MAX_BODY) {
-        j->body = malloc(env->message.body.len + 1);
-        if (j->body == NULL)
-            abort();
-        if (env->message.body.len > 0)
-            memcpy(j->body, env->message.body.bytes, env->message.body.len);
-        j->body[env->message.body.len] = '\0';
-        j->body_len = env->message.body.len;
+    call_request_id(p, j->request_id, sizeof(j->request_id));
+    call_trace(p, &j->trace);
+    j->deadline_ms = call_deadline(p);
+    if (amqp_conn_bytes_str(env->routing_key, rk, sizeof(rk)) < 0 ||
+        (dot = strrchr(rk, '.')) == NULL ||
+        strlen(dot + 1) >= sizeof(j->method) ||
+        ((p->_flags & AMQP_BASIC_CORRELATION_ID_FLAG) &&
+         amqp_conn_bytes_str(p->correlation_id, j->corr_id,
+                             sizeof(j->corr_id)) < 0)) {
+        set_error_reply(j, NAMEKO_MALFORMED_REQUEST,
+                        "nameko.exceptions.MalformedRequest", "",
+                        "unusable message");
+        log_warn("malformed call: bad envelope");
+        return -1;
     }
-    w->inflight++;
-    /* A call that needs no upstream work is answered right here: the
-     * hand-off to a pool thread and back would cost more than the call. */
-    if (w->inline_sw != NULL && run_job(w->inline_sw, j, 1)) {
-        answer(w, j);
-        job_free(j);
-        return;
-    }
-    pthread_mutex_lock(&w->lock);
-    jobq_push(&w->todo, j);
-    pthread_cond_signal(&w->cond);
-    pthread_mutex_unlock(&w->lock);
+    snprintf(j->method, sizeof(j->method), "%s", dot + 1);
+    return 0;
 }
 
-/* Publishes the reply of a finished job, then acks its call. */
-static void answer(struct worker *w, struct job *j)
+/* Decodes and validates the body; 0 with j->plan set, or -1 with the
+ * error reply in j. */
+static int job_prepare(struct worker *w, struct job *j,
+                       const amqp_bytes_t *body)
+{
+    struct nameko_call call = {NULL, NULL};
+    struct service_fault fault;
+    char err[256];
+    int rc;
+
+    if (nameko_call_decode(body->bytes, body->len, &call, err, sizeof(err)) <
+        0) {
+        set_error_reply(j, NAMEKO_MALFORMED_REQUEST,
+                        "nameko.exceptions.MalformedRequest", err, err);
+        log_warn("malformed call %s: %s", j->method, err);
+        return -1;
+    }
+    rc = service_prepare(w->svc, j->method, call.args, call.kwargs,
+                         j->deadline_ms, &j->plan, &fault);
+    json_decref(call.args);
+    json_decref(call.kwargs);
+    if (rc < 0) {
+        log_info("%s failed: %s: %s", j->method, fault.exc_type, fault.value);
+        set_fault_reply(j, &fault);
+        return -1;
+    }
+    return 0;
+}
+
+static void answer(struct worker *w, struct job *j);
+
+static void on_delivery(struct amqp_loop *l, void *ud, amqp_envelope_t *env)
+{
+    struct worker *w = ud;
+    struct job *j = calloc(1, sizeof(*j));
+
+    (void)l;
+    if (j == NULL)
+        abort();
+    j->tag = env->delivery_tag;
+    j->generation = w->generation;
+    j->t0 = clock_mono_s();
+    w->inflight++;
+    wmetrics_call_begin();
+    if (job_from_envelope(j, env) < 0) {
+        answer(w, j);
+        return;
+    }
+    log_set_context(j->request_id[0] ? j->request_id : NULL,
+                    j->trace.trace_id[0] ? j->trace.trace_id : NULL);
+    if (job_prepare(w, j, &env->message.body) < 0) {
+        answer(w, j);
+    } else if (w->inline_sw != NULL && service_plan_ready(w->svc, j->plan)) {
+        run_job(w->inline_sw, j);
+        answer(w, j);
+    } else {
+        pthread_mutex_lock(&w->lock);
+        jobq_push(&w->todo, j);
+        pthread_cond_signal(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+    }
+    log_set_request_id(NULL);
+}
+
+static void publish_reply(struct worker *w, amqp_connection_state_t conn,
+                          struct job *j)
 {
     amqp_basic_properties_t props;
     int rc;
 
-    w->inflight--;
-    if (w->conn == NULL || j->generation != w->generation)
-        return; /* the broker requeued this call when the link dropped */
-    if (j->has_reply_to && j->reply != NULL) {
-        memset(&props, 0, sizeof(props));
-        props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG |
-                       AMQP_BASIC_CONTENT_ENCODING_FLAG |
-                       AMQP_BASIC_DELIVERY_MODE_FLAG |
-                       AMQP_BASIC_PRIORITY_FLAG | AMQP_BASIC_HEADERS_FLAG;
-        props.content_type = amqp_cstring_bytes("application/json");
-        props.content_encoding = amqp_cstring_bytes("utf-8");
-        props.delivery_mode = 1;
-        props.priority = 0;
-        props.headers = amqp_empty_table;
-        if (j->corr_id[0] != '\0') {
-            props._flags |= AMQP_BASIC_CORRELATION_ID_FLAG;
-            props.correlation_id = amqp_cstring_bytes(j->corr_id);
-        }
-        rc =
-            amqp_basic_publish(w->conn, CH, amqp_cstring_bytes(NAMEKO_EXCHANGE),
-                               amqp_cstring_bytes(j->reply_to), 0, 0, &props,
-                               amqp_cstring_bytes(j->reply));
-        if (rc != AMQP_STATUS_OK) {
-            drop_connection(w, amqp_error_string2(rc));
-            return;
-        }
-    } else if (!j->has_reply_to) {
-        log_debug("call without reply_to: processed, not answered");
+    memset(&props, 0, sizeof(props));
+    props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG |
+                   AMQP_BASIC_CONTENT_ENCODING_FLAG |
+                   AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_PRIORITY_FLAG |
+                   AMQP_BASIC_HEADERS_FLAG;
+    props.content_type = amqp_cstring_bytes("application/json");
+    props.content_encoding = amqp_cstring_bytes("utf-8");
+    props.delivery_mode = 1;
+    props.priority = 0;
+    props.headers = amqp_empty_table;
+    if (j->corr_id[0] != '\0') {
+        props._flags |= AMQP_BASIC_CORRELATION_ID_FLAG;
+        props.correlation_id = amqp_cstring_bytes(j->corr_id);
     }
-    rc = amqp_basic_ack(w->conn, CH, j->tag, 0);
+    rc = amqp_basic_publish(conn, CH, amqp_cstring_bytes(NAMEKO_EXCHANGE),
+                            amqp_cstring_bytes(j->reply_to), 0, 0, &props,
+                            amqp_cstring_bytes(j->reply));
     if (rc != AMQP_STATUS_OK)
-        drop_connection(w, amqp_error_string2(rc));
+        amqp_loop_drop(w->loop, amqp_error_string2(rc));
 }
 
-static void answer_done(struct worker *w)
+/*
+ * Publishes a finished job's reply, acks its call, frees the job.  Without
+ * a connection the reply is dropped (the broker requeued the call); while
+ * blocked it is held.
+ */
+static void answer(struct worker *w, struct job *j)
 {
-    struct job *j, *next;
-    uint64_t v;
+    amqp_connection_state_t conn = amqp_loop_conn(w->loop);
+    int rc;
 
-    if (read(w->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-        log_warn("eventfd read: %s", strerror(errno));
-    pthread_mutex_lock(&w->lock);
-    j = w->done.head;
-    w->done.head = w->done.tail = NULL;
-    pthread_mutex_unlock(&w->lock);
+    if (conn != NULL && amqp_loop_blocked(w->loop)) {
+        jobq_push(&w->held, j);
+        return;
+    }
+    if (conn != NULL && j->has_reply_to)
+        publish_reply(w, conn, j);
+    else if (!j->has_reply_to)
+        log_debug("call without reply_to: processed, not answered");
+    conn = amqp_loop_conn(w->loop);
+    if (conn != NULL && j->generation == w->generation) {
+        rc = amqp_basic_ack(conn, CH, j->tag, 0);
+        if (rc != AMQP_STATUS_OK)
+            amqp_loop_drop(w->loop, amqp_error_string2(rc));
+    }
+    w->inflight--;
+    wmetrics_call_end(j->method, j->outcome, clock_mono_s() - j->t0);
+    job_free(j);
+}
+
+static void on_mail(struct amqp_loop *l, void *ud, struct amqp_loop_msg *m)
+{
+    struct worker *w = ud;
+
+    (void)l;
+    while (m != NULL) {
+        struct job *j = container_of(m, struct job, msg);
+        m = m->next;
+        answer(w, j);
+    }
+}
+
+static void on_blocked(struct amqp_loop *l, void *ud, int blocked)
+{
+    struct worker *w = ud;
+    struct job *j, *next;
+
+    (void)l;
+    if (blocked)
+        return;
+    j = w->held.head;
+    w->held.head = w->held.tail = NULL;
     for (; j != NULL; j = next) {
         next = j->next;
         answer(w, j);
-        job_free(j);
     }
-}
-
-static void read_frames(struct worker *w)
-{
-    struct timeval zero = {0, 0};
-
-    while (w->conn != NULL) {
-        amqp_envelope_t env;
-        amqp_rpc_reply_t rr;
-        amqp_frame_t frame;
-        int rc;
-
-        amqp_maybe_release_buffers(w->conn);
-        rr = amqp_consume_message(w->conn, &env, &zero, 0);
-        if (rr.reply_type == AMQP_RESPONSE_NORMAL) {
-            dispatch(w, &env);
-            amqp_destroy_envelope(&env);
-            continue;
-        }
-        if (rr.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
-            rr.library_error == AMQP_STATUS_TIMEOUT)
-            return;
-        if (rr.reply_type != AMQP_RESPONSE_LIBRARY_EXCEPTION ||
-            rr.library_error != AMQP_STATUS_UNEXPECTED_STATE) {
-            char err[256];
-            amqp_conn_reply_error(rr, "consume", err, sizeof(err));
-            drop_connection(w, err);
-            return;
-        }
-        rc = amqp_simple_wait_frame(w->conn, &frame);
-        if (rc != AMQP_STATUS_OK) {
-            drop_connection(w, amqp_error_string2(rc));
-            return;
-        }
-        if (frame.frame_type == AMQP_FRAME_METHOD &&
-            (frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
-             frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD)) {
-            drop_connection(w, "closed by the broker");
-            return;
-        }
-        if (frame.frame_type == AMQP_FRAME_METHOD &&
-            frame.payload.method.id == AMQP_BASIC_CANCEL_METHOD) {
-            /* The queue was deleted: declare it again from scratch. */
-            drop_connection(w, "consumer cancelled by the broker");
-            return;
-        }
-    }
-}
-
-static int wait_events(struct worker *w, int timeout_ms)
-{
-    struct pollfd pfd[3];
-    int n = 2;
-
-    pfd[0].fd = w->efd;
-    pfd[0].events = POLLIN;
-    pfd[1].fd = w->sfd;
-    pfd[1].events = POLLIN;
-    if (w->conn != NULL) {
-        if (amqp_frames_enqueued(w->conn) || amqp_data_in_buffer(w->conn))
-            timeout_ms = 0;
-        pfd[2].fd = amqp_get_sockfd(w->conn);
-        pfd[2].events = POLLIN;
-        n = 3;
-    }
-    if (poll(pfd, (nfds_t)n, timeout_ms) < 0)
-        return 0;
-    if (pfd[1].revents & POLLIN) {
-        struct signalfd_siginfo si;
-        if (read(w->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-            log_info("signal %u: draining", si.ssi_signo);
-            return 1;
-        }
-    }
-    return 0;
 }
 
 /* Stops new deliveries; calls already prefetched still get served. */
-static void stop_consuming(struct worker *w)
+static void on_stopping(struct amqp_loop *l, void *ud)
 {
-    if (w->conn == NULL || !w->consuming)
+    struct worker *w = ud;
+    amqp_connection_state_t conn = amqp_loop_conn(l);
+    amqp_basic_cancel_t cancel;
+
+    log_info("draining: %ld call(s) in flight", w->inflight);
+    if (conn == NULL || !w->consuming)
         return;
-    amqp_basic_cancel(w->conn, CH, amqp_cstring_bytes(w->consumer_tag));
+    memset(&cancel, 0, sizeof(cancel));
+    cancel.consumer_tag = amqp_cstring_bytes(w->consumer_tag);
+    if (amqp_send_method(conn, CH, AMQP_BASIC_CANCEL_METHOD, &cancel) !=
+        AMQP_STATUS_OK)
+        amqp_loop_drop(l, "sending basic.cancel");
     w->consuming = 0;
-    /* Deliveries that raced the cancel are dispatched by read_frames. */
 }
 
-int worker_run(struct worker *w)
+static int on_drained(struct amqp_loop *l, void *ud)
 {
-    unsigned attempt = 0;
-    int64_t retry_at = 0, drain_until = 0;
-    int draining = 0;
+    struct worker *w = ud;
 
-    for (;;) {
-        int64_t now = now_ms();
-        int timeout = 1000;
-
-        if (draining && (w->inflight == 0 || now >= drain_until))
-            break;
-        if (w->conn == NULL && !draining && now >= retry_at) {
-            try_connect(w);
-            if (w->conn == NULL)
-                retry_at = now + amqp_conn_backoff_ms(attempt++);
-            else
-                attempt = 0;
-        }
-        if (w->conn != NULL)
-            read_frames(w);
-        answer_done(w);
-        if (w->conn == NULL && !draining) {
-            timeout = (int)(retry_at - now_ms());
-            if (timeout < 0)
-                timeout = 0;
-        }
-        if (wait_events(w, timeout) && !draining) {
-            draining = 1;
-            drain_until = now_ms() + w->cfg->drain_timeout_ms;
-            stop_consuming(w);
-        }
-    }
-    if (w->inflight > 0)
-        log_warn("drain timeout: %ld calls left to redelivery", w->inflight);
-    amqp_conn_close(w->conn);
-    w->conn = NULL;
-    log_info("stopped");
-    return 0;
+    (void)l;
+    return w->inflight == 0;
 }
+
+/* ---- public ---------------------------------------------------------------
+ */
 
 struct worker *worker_create(const struct config *cfg, struct service *svc)
 {
+    static const struct amqp_loop_ops ops = {
+        .connected = on_connected,
+        .lost = on_lost,
+        .delivery = on_delivery,
+        .mail = on_mail,
+        .blocked = on_blocked,
+        .stopping = on_stopping,
+        .drained = on_drained,
+    };
+    struct amqp_loop_opts opts;
     struct worker *w = calloc(1, sizeof(*w));
-    sigset_t sigs;
     long i;
 
     if (w == NULL)
         return NULL;
+    amqp_conn_opts_init(&opts.conn, cfg, "weather-service");
     w->cfg = cfg;
     w->svc = svc;
-    w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    w->sfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
+    w->loop = amqp_loop_create(&opts, &ops, w);
     w->threads = calloc((size_t)cfg->worker_concurrency, sizeof(pthread_t));
-    if (w->efd < 0 || w->sfd < 0 || w->threads == NULL)
+    /* Used on the loop's thread for calls that need no upstream. */
+    w->inline_sw = service_worker_create(svc);
+    if (w->loop == NULL || w->threads == NULL || w->inline_sw == NULL)
         goto fail;
     for (i = 0; i < cfg->worker_concurrency; i++) {
         if (pthread_create(&w->threads[i], NULL, pool_thread, w) != 0)
             goto fail;
         w->nthreads++;
     }
-    /* Used by worker_run on this (the main) thread. */
-    w->inline_sw = service_worker_create(svc);
     return w;
 fail:
     worker_destroy(w);
     return NULL;
 }
 
-void worker_destroy(struct worker *w)
+int worker_start(struct worker *w)
+{
+    return amqp_loop_start(w->loop);
+}
+
+void worker_stop(struct worker *w, long drain_ms)
 {
     long i;
-    struct job *j, *next;
 
-    if (w == NULL)
+    if (w == NULL || w->loop == NULL)
         return;
+    amqp_loop_stop(w->loop, drain_ms);
+    if (w->inflight > 0)
+        log_warn("drain timeout: %ld call(s) left to redelivery", w->inflight);
+    /* Whatever still runs was handed back to the broker. */
+    service_abort(w->svc);
+    drop_todo(w);
     pthread_mutex_lock(&w->lock);
     w->quit = 1;
     pthread_cond_broadcast(&w->cond);
     pthread_mutex_unlock(&w->lock);
     for (i = 0; i < w->nthreads; i++)
         pthread_join(w->threads[i], NULL);
-    for (j = w->done.head; j != NULL; j = next) {
-        next = j->next;
+    w->nthreads = 0;
+    while (w->held.head != NULL) {
+        struct job *j = w->held.head;
+        w->held.head = j->next;
         job_free(j);
     }
-    amqp_conn_close(w->conn);
+    w->held.tail = NULL;
+}
+
+void worker_destroy(struct worker *w)
+{
+    if (w == NULL)
+        return;
+    worker_stop(w, 0);
+    amqp_loop_destroy(w->loop);
     service_worker_destroy(w->inline_sw);
-    if (w->efd >= 0)
-        close(w->efd);
-    if (w->sfd >= 0)
-        close(w->sfd);
     pthread_cond_destroy(&w->cond);
     pthread_mutex_destroy(&w->lock);
     free(w->threads);

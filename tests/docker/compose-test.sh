@@ -11,8 +11,9 @@
 # validates docker-compose.yml, builds the images from the repository's
 # Dockerfiles, starts rabbitmq + gateway + 3 workers + a fake upstream under a
 # private project name, and checks answers, scaling, health, users, image
-# contents and shutdown. Traffic goes only to 127.0.0.1 and to the containers
-# it created. Every wait is bounded. The last line is "N passed, M failed".
+# contents, the broker cluster profile (two more nodes join) and shutdown.
+# Traffic goes only to 127.0.0.1 and to the containers it created. Every
+# wait is bounded. The last line is "N passed, M failed".
 #
 # Environment: TEMPO_TEST_PORT (default 15000), TEMPO_TEST_PROJECT (default
 # tempoci<pid>), TEMPO_TEST_KEEP=1 (leave the stack up on failure, to debug).
@@ -26,28 +27,14 @@ SCALE=3
 # Compose reads these to interpolate docker-compose.yml.
 export TEMPO_PORT=$PORT TEMPO_BIND_ADDR=127.0.0.1 TEMPO_TAG=ci
 export COMPOSE_PROJECT_NAME=$PROJECT COMPOSE_HTTP_TIMEOUT=120
-# BuildKit needs buildx, which the newer docker client on PATH may lack.
-unset DOCKER_BUILDKIT COMPOSE_DOCKER_CLI_BUILD
 BASE_FILE=docker-compose.yml
 TEST_FILE=tests/docker/docker-compose.test.yml
 TMP=$(mktemp -d /tmp/tempo-compose-test.XXXXXX)
 T0=$(date +%s)
-
-passed=0 failed=0
-ok()   { passed=$((passed + 1)); echo "ok   - $*"; }
-bad()  { failed=$((failed + 1)); echo "FAIL - $*"; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
-note() { echo "#    $*"; }
-quiet() { "$@" >/dev/null 2>&1; }
-since() { echo $(($(date +%s) - $1)); }
-finish() {
-  echo "$passed passed, $failed failed"
-  [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
-  exit $?
-}
+# shellcheck source=tests/docker/lib.sh
+. "$ROOT/tests/docker/lib.sh"
 
 # ---- cleanup: always leave nothing of the project behind ---------------------
-DOCKERD_PID=
 STACK_UP=0
 cleanup() {
   local rc=$?
@@ -55,14 +42,10 @@ cleanup() {
     if [ "$failed" -gt 0 ] && [ "${TEMPO_TEST_KEEP:-0}" = 1 ]; then
       echo "# TEMPO_TEST_KEEP=1: stack left up; remove with: ${DC[*]} down -v --remove-orphans"
     else
-      timeout 120 "${DC[@]}" down -v --remove-orphans -t 5 >/dev/null 2>&1 || true
+      timeout 120 "${DCC[@]}" down -v --remove-orphans -t 5 >/dev/null 2>&1 || true
     fi
   fi
-  if [ -n "$DOCKERD_PID" ]; then
-    kill "$DOCKERD_PID" 2>/dev/null
-    for _ in $(seq 30); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 1; done
-    kill -0 "$DOCKERD_PID" 2>/dev/null && kill -9 "$DOCKERD_PID" 2>/dev/null
-  fi
+  engine_down
   rm -rf "$TMP"
   exit "$rc"
 }
@@ -76,60 +59,21 @@ dump_logs() {
 }
 
 # ---- 1. tools, engine, base image ------------------------------------------------
-apt_install() {  # apt_install PKG...: install what is missing (Debian, as root)
-  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-    bad "need $*: install them (or run as root on Debian)"; finish
-  fi
-  echo "# installing $*"
-  export DEBIAN_FRONTEND=noninteractive
-  if ! { timeout 300 apt-get update -q && timeout 600 apt-get install -y -q --no-install-recommends "$@"; } >"$TMP/apt.log" 2>&1; then
-    tail -20 "$TMP/apt.log"; bad "install $*"; finish
-  fi
-}
-missing=()
-timeout 20 docker info >/dev/null 2>&1 || command -v dockerd >/dev/null || missing+=(docker.io)
-# docker-compose v1 (Debian's, what CI runs) or else the v2 plugin.
-command -v docker-compose >/dev/null || timeout 20 docker compose version >/dev/null 2>&1 || missing+=(docker-compose)
-command -v curl >/dev/null || missing+=(curl)
-command -v python3 >/dev/null || missing+=(python3)
-python3 -c 'import yaml' 2>/dev/null || missing+=(python3-yaml)
-[ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
-if command -v docker-compose >/dev/null; then
-  COMPOSE=(docker-compose); BUILD_OPTS=(--force-rm)
-else
-  COMPOSE=(docker compose); BUILD_OPTS=()
-fi
+need_tools
 DC=("${COMPOSE[@]}" -p "$PROJECT" -f "$BASE_FILE" -f "$TEST_FILE")
+# With the broker cluster's extra nodes (section 7b); down uses it too.
+DCC=("${DC[@]}" --profile cluster)
 note "$("${COMPOSE[@]}" version 2>/dev/null | head -1)"
 
-if ! timeout 20 docker info >/dev/null 2>&1; then
-  [ "$(id -u)" = 0 ] || { bad "no Docker engine answers and not root to start dockerd"; finish; }
-  echo "# starting dockerd (log: /tmp/tempo-dockerd.log)"
-  dockerd >/tmp/tempo-dockerd.log 2>&1 &
-  DOCKERD_PID=$!
-  for _ in $(seq 60); do timeout 5 docker info >/dev/null 2>&1 && break; sleep 1; done
-fi
-check "Docker engine answers" quiet timeout 20 docker info
-[ "$failed" -eq 0 ] || finish
-
-t=$(date +%s)
-if ! docker image inspect debian:bookworm-slim >/dev/null 2>&1; then
-  command -v debootstrap >/dev/null || apt_install debootstrap
-fi
-check "base image debian:bookworm-slim present or made" timeout 900 "$ROOT/scripts/docker-base-image.sh"
-note "base image step: $(since "$t") s"
-[ "$failed" -eq 0 ] || finish
-
+engine_up
+base_image
 # The published port must be free (a developer's own stack may hold 15000).
-for _ in $(seq 50); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || break
-  note "port $PORT is in use; trying $((PORT + 1))"
-  PORT=$((PORT + 1)); export TEMPO_PORT=$PORT
-done
+PORT=$(free_port "$PORT"); export TEMPO_PORT=$PORT
 
 # ---- 2. compose file validation -------------------------------------------------
 check "compose config -q (shipped file)" "${COMPOSE[@]}" -f "$BASE_FILE" config -q
 check "compose config -q (with monitoring profile)" "${COMPOSE[@]}" -f "$BASE_FILE" --profile monitoring config -q
+check "compose config -q (with cluster profile)" "${COMPOSE[@]}" -f "$BASE_FILE" --profile cluster config -q
 check "compose config -q (with test override)" "${DC[@]}" config -q
 # Shape of the shipped file (interpolated, as compose sees it).
 "${COMPOSE[@]}" -f "$BASE_FILE" config >"$TMP/config.yml" 2>/dev/null
@@ -156,6 +100,9 @@ if "healthcheck" not in s["rabbitmq"]:
     errs.append("rabbitmq has no healthcheck")
 if "monitoring" not in s.get("prometheus", {}).get("profiles", []):
     errs.append("prometheus is not behind the monitoring profile")
+for name in ("rabbitmq-2", "rabbitmq-3"):
+    if "cluster" not in s.get(name, {}).get("profiles", []):
+        errs.append(name + " is not behind the cluster profile")
 for e in errs:
     print("#    " + e)
 sys.exit(1 if errs else 0)
@@ -303,6 +250,39 @@ check "rabbitmq, gateway and $SCALE workers report healthy (${states:-none})" te
 restarts=$(for id in $(timeout 30 "${DC[@]}" ps -q); do docker inspect -f '{{.RestartCount}}' "$id"; done | awk '{n += $1} END {print n + 0}')
 check "no container restarted (restarts: $restarts)" test "$restarts" -eq 0
 
+# ---- 7b. cluster profile: two more broker nodes join the running one ---------------
+# A quorum queue declared now has one member. The new nodes must join
+# rabbitmq (classic_config, its Erlang cookie from its volume) and add
+# themselves to it. Calls keep working throughout.
+rmq() { timeout 60 "${DC[@]}" exec -T rabbitmq "$@" 2>/dev/null; }
+members() {  # members QUEUE: the quorum queue's nodes, sorted, one line
+  rmq rabbitmq-queues -q quorum_status "$1" --formatter json |
+    python3 -c 'import json, sys; print(" ".join(sorted(r["Node Name"] for r in json.load(sys.stdin))))' 2>/dev/null
+}
+t=$(date +%s)
+rmq rabbitmqctl -q eval 'rabbit_amqqueue:declare(rabbit_misc:r(<<"/">>, queue, <<"tempo-ci-quorum">>), true, false, [{<<"x-queue-type">>, longstr, <<"quorum">>}], none, <<"guest">>).' >/dev/null
+check "a quorum queue on the single node has 1 member ($(members tempo-ci-quorum))" \
+  test "$(members tempo-ci-quorum)" = "rabbit@rabbitmq"
+check "up -d --profile cluster rabbitmq-2 rabbitmq-3" \
+  quiet timeout 300 "${DCC[@]}" up -d --no-deps rabbitmq-2 rabbitmq-3
+# Each rabbitmqctl run costs about a second of CPU: poll every 3 s.
+running=
+for _ in $(seq 60); do
+  running=$(rmq rabbitmqctl -q cluster_status --formatter json |
+    python3 -c 'import json, sys; print(" ".join(sorted(json.load(sys.stdin)["running_nodes"])))' 2>/dev/null)
+  [ "$running" = "rabbit@rabbitmq rabbit@rabbitmq-2 rabbit@rabbitmq-3" ] && break
+  sleep 3
+done
+check "three-node cluster running within 180 s ($(since "$t") s: ${running:-none})" \
+  test "$running" = "rabbit@rabbitmq rabbit@rabbitmq-2 rabbit@rabbitmq-3"
+for _ in $(seq 20); do
+  [ "$(members tempo-ci-quorum)" = "$running" ] && break
+  sleep 3
+done
+check "the joining nodes added themselves to the quorum queue ($(members tempo-ci-quorum))" \
+  test "$(members tempo-ci-quorum)" = "rabbit@rabbitmq rabbit@rabbitmq-2 rabbit@rabbitmq-3"
+check "GET /weather?city=Paris still answers 200" test "$(code "$URL/weather?city=Paris")" = 200
+
 # ---- 8. shutdown: SIGTERM drains in-flight calls, stop is fast, exit code 0 -------
 # The fake answers every upstream call 800 ms late from now on, so calls are
 # in flight (about 1.6 s each) when a daemon is stopped. New city names each
@@ -354,7 +334,7 @@ check "stop -t 20 weather-service took ${ms} ms (< 10000), all exited 0 (exits: 
 
 # ---- 9. down: nothing of the project is left --------------------------------------
 t=$(date +%s)
-timeout 120 "${DC[@]}" down -v --remove-orphans -t 20 >/dev/null 2>&1
+timeout 120 "${DCC[@]}" down -v --remove-orphans -t 20 >/dev/null 2>&1
 note "down -v: $(since "$t") s"
 STACK_UP=0
 left=$( { docker ps -aq --filter "label=com.docker.compose.project=$PROJECT"

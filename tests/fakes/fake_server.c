@@ -67,6 +67,7 @@ struct server {
     long long total;
     long long count[R_COUNT];
     char *last[R_COUNT];
+    char *last_trace[R_COUNT]; /* traceparent of the last request */
     uint64_t start_ms;                  /* for arrival times */
     uint64_t times[R_COUNT][TIMES_MAX]; /* ring of arrival times */
     long long ntimes[R_COUNT];
@@ -187,8 +188,10 @@ void server_destroy(struct server *srv)
     if (srv == NULL)
         return;
     faults_clear(srv);
-    for (int i = 0; i < R_COUNT; i++)
+    for (int i = 0; i < R_COUNT; i++) {
         free(srv->last[i]);
+        free(srv->last_trace[i]);
+    }
     pthread_cond_destroy(&srv->wake);
     pthread_mutex_destroy(&srv->lock);
     free(srv);
@@ -392,6 +395,8 @@ static void serve_api(const struct call *c, struct reply *r)
     enum route_id id = route_find(c);
     const struct route *rt = &routes[id];
     char *last = fu_escape_raw(c->raw_query, LAST_MAX);
+    const char *tp = call_header(c, "traceparent");
+    char *trace = tp != NULL ? fu_escape_raw(tp, 128) : NULL;
     struct fault f;
     bool faulted;
     long latency;
@@ -404,6 +409,8 @@ static void serve_api(const struct call *c, struct reply *r)
         free(srv->last[id]);
         srv->last[id] = last;
     }
+    free(srv->last_trace[id]);
+    srv->last_trace[id] = trace;
     faulted = faults_take(srv, rt->label, c->path, &f);
     latency = srv->latency_ms;
     pthread_mutex_unlock(&srv->lock);
@@ -538,10 +545,14 @@ static void ctl_requests(const struct call *c, struct reply *r)
 {
     struct server *srv = c->srv;
     json_t *paths = json_object(), *last = json_object(), *j;
+    json_t *traces = json_object();
     json_t *times = json_object();
 
     pthread_mutex_lock(&srv->lock);
     for (int i = 0; i < R_COUNT && paths != NULL && last != NULL; i++) {
+        if (srv->last_trace[i] != NULL && traces != NULL)
+            json_object_set_new(traces, routes[i].label,
+                                json_string(srv->last_trace[i]));
         if (srv->count[i] == 0)
             continue;
         json_object_set_new(paths, routes[i].label,
@@ -564,9 +575,9 @@ static void ctl_requests(const struct call *c, struct reply *r)
                                                srv->start_ms)));
         json_object_set_new(times, routes[i].label, arr);
     }
-    j = json_pack("{s:I,s:o,s:o,s:o,s:I,s:I,s:I}", "total",
+    j = json_pack("{s:I,s:o,s:o,s:o,s:o,s:I,s:I,s:I}", "total",
                   (json_int_t)srv->total, "paths", paths, "last", last,
-                  "times", times, "faults_pending",
+                  "traceparent", traces, "times", times, "faults_pending",
                   (json_int_t)faults_pending(srv), "fault_windows",
                   (json_int_t)fault_windows(srv), "latency_ms",
                   (json_int_t)srv->latency_ms);
@@ -632,6 +643,8 @@ static void ctl_reset(const struct call *c, struct reply *r)
         srv->ntimes[i] = 0;
         free(srv->last[i]);
         srv->last[i] = NULL;
+        free(srv->last_trace[i]);
+        srv->last_trace[i] = NULL;
     }
     srv->n_genres = 0;
     faults_clear(srv);

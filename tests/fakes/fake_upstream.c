@@ -82,8 +82,9 @@
  *   POST /_fake/spotify?genre=G&total=N  the search total of genre G
  *                                 (0..100000; items stop there)
  *   GET  /_fake/requests          {"total":N,"paths":{label:count},
- *       "last":{label:"raw query"},"times":{label:[ms,...]},
- *       "faults_pending":F,"fault_windows":W,"latency_ms":L}
+ *       "last":{label:"raw query"},"traceparent":{label:"header"},
+ *       "times":{label:[ms,...]},"faults_pending":F,"fault_windows":W,
+ *       "latency_ms":L}
  *       "times" holds the arrival times (ms since the fake started) of the
  *       last 256 requests per label, oldest first.
  *       Labels are the paths, except "/v1/search(geocoding)" and

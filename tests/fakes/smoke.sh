@@ -143,7 +143,7 @@ if awk "BEGIN {exit !($t >= 0.14)}"; then echo "ok   latency.applied"; else
 check requests 200 '"/v1/search(spotify)":2' "$B/_fake/requests"
 check requests.last 200 '"/data/2.5/weather":"q=London&appid=test-key&units=metric"' "$B/_fake/requests"
 check reset 200 '"ok":true' -X POST "$B/_fake/reset"
-check requests.zero 200 '{"total":0,"paths":{},"last":{},"times":{},"faults_pending":0,"fault_windows":0,"latency_ms":0}' "$B/_fake/requests"
+check requests.zero 200 '{"total":0,"paths":{},"last":{},"traceparent":{},"times":{},"faults_pending":0,"fault_windows":0,"latency_ms":0}' "$B/_fake/requests"
 
 # Genre totals, realistic items, fault windows, arrival times (tokens live
 # 2 s here: a fresh one per group)

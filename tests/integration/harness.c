@@ -26,6 +26,8 @@
 #include <cmocka.h>
 
 static char broker_url[600];
+static char broker_tls_dir[600];
+static int broker_tls_port;
 
 /* Every process the harness started and has not reaped: killed at exit
  * or by h_kill_all, so a failed test never leaves daemons behind (they
@@ -102,6 +104,10 @@ static void load_broker(void)
             broker_port = atoi(line + 12);
         else if (strncmp(line, "BROKER_URL=", 11) == 0)
             snprintf(broker_url, sizeof(broker_url), "%s", line + 11);
+        else if (strncmp(line, "BROKER_TLS_PORT=", 16) == 0)
+            broker_tls_port = (int)strtol(line + 16, NULL, 10);
+        else if (strncmp(line, "BROKER_TLS_DIR=", 15) == 0)
+            snprintf(broker_tls_dir, sizeof(broker_tls_dir), "%s", line + 15);
     }
     fclose(f);
     assert_true(broker_port > 0);
@@ -117,6 +123,20 @@ int h_broker_port(void)
 {
     load_broker();
     return broker_port;
+}
+
+int h_broker_tls_port(void)
+{
+    load_broker();
+    if (broker_tls_port <= 0)
+        fail_msg("the broker fixture has no TLS listener (broker.sh --tls)");
+    return broker_tls_port;
+}
+
+const char *h_broker_tls_dir(void)
+{
+    h_broker_tls_port();
+    return broker_tls_dir;
 }
 
 int h_broker_ctl(const char *args)
@@ -325,6 +345,19 @@ static void add_env(const char **env, int *n, int cap, char *storage,
     len = vsnprintf(storage + *used, total - *used, fmt, ap);
     va_end(ap);
     assert_true(len > 0 && (size_t)len < total - *used);
+    /* A later "K=V" replaces an earlier one: getenv returns the first
+     * match, so a test's AMQP_URL would otherwise lose to the default. */
+    {
+        const char *kv = storage + *used, *eq = strchr(kv, '=');
+        size_t klen = eq != NULL ? (size_t)(eq - kv) + 1 : strlen(kv);
+        int i;
+        for (i = 0; i < *n; i++)
+            if (strncmp(env[i], kv, klen) == 0) {
+                env[i] = kv;
+                *used += (size_t)len + 1;
+                return;
+            }
+    }
     env[(*n)++] = storage + *used;
     *used += (size_t)len + 1;
 }
@@ -400,16 +433,20 @@ void h_stack_start(struct h_stack *s, const char *name, int nworkers,
     s->gateway = h_spawn(gargv, env, log);
     snprintf(s->base, sizeof(s->base), "http://127.0.0.1:%d", s->gateway_port);
 
+    /* Ready means "can serve", which needs a worker; with none, wait for
+     * the gateway's broker connection ("broker": true). */
     for (i = 0; i < 300; i++) {
         struct h_resp r;
+        int up;
         h_http(s, "GET", "/readyz", NULL, &r);
         st = r.status;
+        up = r.body != NULL && strstr(r.body, "\"broker\":true") != NULL;
         h_resp_free(&r);
-        if (st == 200)
+        if (st == 200 || (nworkers == 0 && up))
             break;
         usleep(50000);
     }
-    if (st != 200)
+    if (i == 300)
         fail_msg("gateway not ready after 15 s (logs in %s)", s->logdir);
     if (nworkers > 0 && h_wait_consumers(nworkers, 15000) != 0)
         fail_msg("workers did not attach (logs in %s)", s->logdir);
@@ -645,4 +682,131 @@ int h_wait_consumers(long n, int timeout_ms)
         usleep(50000);
     }
     return -1;
+}
+
+/* ---- conditions ------------------------------------------------------------
+ */
+
+long h_status(const struct h_stack *s, const char *path)
+{
+    struct h_resp r;
+    long st;
+
+    h_http(s, "GET", path, NULL, &r);
+    st = r.status;
+    h_resp_free(&r);
+    return st;
+}
+
+long h_wait_status(const struct h_stack *s, const char *path, long want,
+                   int timeout_ms)
+{
+    long st = 0;
+    int waited;
+
+    for (waited = 0; waited < timeout_ms; waited += 100) {
+        st = h_status(s, path);
+        if (st == want)
+            break;
+        usleep(100000);
+    }
+    return st;
+}
+
+char *h_read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long n;
+
+    if (f == NULL)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+        fseek(f, 0, SEEK_SET) == 0) {
+        buf = malloc((size_t)n + 1);
+        if (buf != NULL) {
+            size_t got = fread(buf, 1, (size_t)n, f);
+            buf[got] = '\0';
+        }
+    }
+    fclose(f);
+    return buf;
+}
+
+int h_wait_log(const struct h_stack *s, const char *name, const char *needle,
+               int timeout_ms)
+{
+    char path[512];
+    int waited;
+
+    snprintf(path, sizeof(path), "%s/%s", s->logdir, name);
+    for (waited = 0; waited <= timeout_ms; waited += 100) {
+        char *text = h_read_file(path);
+        int found = text != NULL && strstr(text, needle) != NULL;
+        free(text);
+        if (found)
+            return 0;
+        usleep(100000);
+    }
+    return -1;
+}
+
+char *h_raw_call(const char *method, const char *body,
+                 const amqp_table_t *headers, const char *expiration,
+                 int wait_ms)
+{
+    amqp_connection_state_t c = h_amqp_connect();
+    amqp_basic_properties_t props;
+    amqp_queue_declare_ok_t *q;
+    amqp_envelope_t env;
+    amqp_bytes_t qname;
+    struct timeval tv = {wait_ms / 1000, (wait_ms % 1000) * 1000};
+    char rk[128], key[40];
+    char *out = NULL;
+
+    snprintf(key, sizeof(key), "raw-%d-%ld", (int)getpid(), random());
+    /* Server-named: a fixed exclusive name would race the broker's
+     * cleanup of the previous call's connection. */
+    q = amqp_queue_declare(c, 1, amqp_empty_bytes, 0, 0, 1, 1,
+                           amqp_empty_table);
+    assert_non_null(q);
+    qname = amqp_bytes_malloc_dup(q->queue);
+    amqp_queue_bind(c, 1, qname, amqp_cstring_bytes("nameko-rpc"),
+                    amqp_cstring_bytes(key), amqp_empty_table);
+    amqp_basic_consume(c, 1, qname, amqp_empty_bytes, 0, 1, 0,
+                       amqp_empty_table);
+    amqp_bytes_free(qname);
+    assert_int_equal(amqp_get_rpc_reply(c).reply_type, AMQP_RESPONSE_NORMAL);
+    memset(&props, 0, sizeof(props));
+    props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG |
+                   AMQP_BASIC_CORRELATION_ID_FLAG |
+                   AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_REPLY_TO_FLAG;
+    props.content_type = amqp_cstring_bytes("application/json");
+    props.correlation_id = amqp_cstring_bytes("corr-raw-1");
+    props.delivery_mode = 2; /* as Python Nameko sends */
+    props.reply_to = amqp_cstring_bytes(key);
+    if (headers != NULL) {
+        props._flags |= AMQP_BASIC_HEADERS_FLAG;
+        props.headers = *headers;
+    }
+    if (expiration != NULL) {
+        props._flags |= AMQP_BASIC_EXPIRATION_FLAG;
+        props.expiration = amqp_cstring_bytes(expiration);
+    }
+    snprintf(rk, sizeof(rk), "weather_service.%s", method);
+    assert_int_equal(amqp_basic_publish(c, 1, amqp_cstring_bytes("nameko-rpc"),
+                                        amqp_cstring_bytes(rk), 0, 0, &props,
+                                        amqp_cstring_bytes(body)),
+                     AMQP_STATUS_OK);
+    amqp_maybe_release_buffers(c);
+    if (amqp_consume_message(c, &env, &tv, 0).reply_type ==
+        AMQP_RESPONSE_NORMAL) {
+        out = malloc(env.message.body.len + 1);
+        assert_non_null(out);
+        memcpy(out, env.message.body.bytes, env.message.body.len);
+        out[env.message.body.len] = '\0';
+        amqp_destroy_envelope(&env);
+    }
+    amqp_destroy_connection(c);
+    return out;
 }

@@ -43,6 +43,12 @@ struct h_stack {
 const char *h_broker_url(void);
 int h_broker_port(void);
 
+/* The fixture's amqps listener (127.0.0.1, certificate for "localhost")
+ * and the directory of scripts/tls-certs.sh's files (ca.pem, client.pem,
+ * other-ca.pem, ...).  Fail the test when the broker has no TLS. */
+int h_broker_tls_port(void);
+const char *h_broker_tls_dir(void);
+
 /* Runs scripts/broker.sh ctl <args> against the private broker. */
 int h_broker_ctl(const char *args);
 
@@ -115,6 +121,31 @@ int h_wait_consumers(long n, int timeout_ms);
 
 /* An AMQP connection to the private broker with channel 1 open. */
 amqp_connection_state_t h_amqp_connect(void);
+
+/* GET path and return the status. */
+long h_status(const struct h_stack *s, const char *path);
+
+/* Polls GET path until it answers want (at most timeout_ms); returns the
+ * last status seen. */
+long h_wait_status(const struct h_stack *s, const char *path, long want,
+                   int timeout_ms);
+
+/* The whole file (NUL-terminated, malloc'd), or NULL. */
+char *h_read_file(const char *path);
+
+/* Waits until the log `name` (e.g. "gateway.log", "worker0.log") in the
+ * stack's log directory contains needle.  0, or -1 after timeout_ms. */
+int h_wait_log(const struct h_stack *s, const char *name, const char *needle,
+               int timeout_ms);
+
+/*
+ * A Nameko call sent the way a Python client would (its own reply queue,
+ * delivery_mode 2, correlation id "corr-raw-1").  headers may be NULL.
+ * Returns the reply body (malloc'd) or NULL if none came within wait_ms.
+ */
+char *h_raw_call(const char *method, const char *body,
+                 const amqp_table_t *headers, const char *expiration,
+                 int wait_ms);
 
 /* Asserts error JSON {"error":{"status":st,"code":code,"message":...}}. */
 void h_assert_error(const struct h_resp *r, long st, const char *code);

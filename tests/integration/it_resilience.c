@@ -85,9 +85,11 @@ static long wait_status(const struct h_stack *s, const char *path, long want,
 
 static void test_broker_restart(void **state)
 {
-    static const char *const fake_args[] = {"--slow-ms", "3000", NULL};
-    static const char *const wenv[] = {"UPSTREAM_TIMEOUT_MS=5000", NULL};
-    static const char *const genv[] = {"RPC_TIMEOUT_MS=8000", NULL};
+    /* Slowville answers after 10 s: a broker that takes a few seconds to
+     * stop on a loaded machine still closes the connections first. */
+    static const char *const fake_args[] = {"--slow-ms", "10000", NULL};
+    static const char *const wenv[] = {"UPSTREAM_TIMEOUT_MS=12000", NULL};
+    static const char *const genv[] = {"RPC_TIMEOUT_MS=15000", NULL};
     struct h_stack s = {0};
     struct h_resp r;
     struct bg slow;
@@ -103,7 +105,7 @@ static void test_broker_restart(void **state)
     assert_int_equal(h_broker_ctl("stop_app"), 0);
     bg_join(&slow);
     h_assert_error(&slow.r, 503, "service_unavailable");
-    assert_true(slow.r.seconds < 3.0); /* well before Slowville answers */
+    assert_true(slow.r.seconds < 9.5); /* before Slowville answers */
     h_resp_free(&slow.r);
 
     /* During the outage: not ready, and requests get 503 quickly. */
@@ -124,6 +126,16 @@ static void test_broker_restart(void **state)
     assert_non_null(strstr(r.body, "tempo_broker_reconnects_total 1"));
     h_resp_free(&r);
     h_stack_stop(&s);
+}
+
+/* A failed test_broker_restart must not leave the broker stopped for the
+ * tests after it. */
+static int restart_broker(void **state)
+{
+    (void)state;
+    h_kill_all();
+    h_broker_ctl("start_app");
+    return 0;
 }
 
 static void test_broker_frozen(void **state)
@@ -247,6 +259,47 @@ static void test_worker_graceful_drain(void **state)
     h_resp_free(&slow.r);
     /* Nothing was left behind for redelivery. */
     assert_int_equal(h_wait_consumers(0, 5000), 0);
+    h_stack_stop(&s);
+}
+
+/* DRAIN_TIMEOUT_MS bounds the stop even when a call runs on: its upstream
+ * request is cut short (the broker hands the call to another worker). */
+static void test_worker_drain_bounded(void **state)
+{
+    static const char *const fake_args[] = {"--slow-ms", "8000", NULL};
+    static const char *const wenv[] = {"UPSTREAM_TIMEOUT_MS=10000",
+                                       "DRAIN_TIMEOUT_MS=1000",
+                                       "WEATHER_CACHE_TTL_S=0", NULL};
+    static const char *const genv[] = {"RPC_TIMEOUT_MS=20000", NULL};
+    struct h_stack s = {0};
+    struct bg slow;
+    int rc;
+
+    (void)state;
+    h_fake_start(&s, fake_args);
+    h_stack_start(&s, "worker-drain-bounded", 1, wenv, genv);
+    bg_start(&slow, &s, "/weather?city=Slowville");
+    /* Wait until the upstream request is under way. */
+    for (rc = 0; rc < 50; rc++) {
+        json_t *j = h_fake_get(&s, "/_fake/requests");
+        long n = (long)json_integer_value(json_object_get(
+            json_object_get(j, "paths"), "/v1/search(geocoding)"));
+        json_decref(j);
+        if (n > 0)
+            break;
+        usleep(100000);
+    }
+    assert_true(rc < 50);
+    /* Exits 0 within a few seconds, not after the 8 s call. */
+    rc = h_stop(s.workers[0], SIGTERM, 5000);
+    s.workers[0] = 0;
+    assert_int_equal(rc, 0);
+    assert_int_equal(h_wait_log(&s, "worker0.log", "drain timeout", 0), 0);
+    /* The call went back to the queue: a new worker serves it. */
+    h_worker_start(&s, 0, wenv);
+    bg_join(&slow);
+    assert_int_equal(slow.r.status, 200);
+    h_resp_free(&slow.r);
     h_stack_stop(&s);
 }
 
@@ -467,12 +520,14 @@ static void test_per_ip_limit(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_broker_restart, h_kill_all_teardown),
+        cmocka_unit_test_teardown(test_broker_restart, restart_broker),
         cmocka_unit_test_teardown(test_broker_frozen, thaw_broker),
         cmocka_unit_test_teardown(test_failover_url_list, h_kill_all_teardown),
         cmocka_unit_test_teardown(test_worker_killed_mid_call,
                                   h_kill_all_teardown),
         cmocka_unit_test_teardown(test_worker_graceful_drain,
+                                  h_kill_all_teardown),
+        cmocka_unit_test_teardown(test_worker_drain_bounded,
                                   h_kill_all_teardown),
         cmocka_unit_test_teardown(test_gateway_graceful_drain,
                                   h_kill_all_teardown),

@@ -23,6 +23,9 @@
 
 static const char *const all_env[] = {
     "AMQP_URL",
+    "AMQP_CA_FILE",
+    "AMQP_CERT_FILE",
+    "AMQP_KEY_FILE",
     "LOG_LEVEL",
     "LOG_FORMAT",
     "GATEWAY_ADDR",
@@ -593,6 +596,36 @@ static void test_secrets_not_in_errors(void **state)
     free(big);
 }
 
+/* AMQP_URL and the TLS files are checked at start (amqp_url.h, amqp_conn.h
+ * have the details and their own tests): one line naming the setting. */
+static void test_amqp_settings_checked(void **state)
+{
+    static const char *const bad_port[] = {"--amqp-url=amqp://h:99999/", NULL};
+    static const char *const bad_ca[] = {"--amqp-ca-file=/nonexistent/ca.pem",
+                                         NULL};
+    static const char *const half[] = {"--amqp-key-file=/etc/hostname", NULL};
+    struct config cfg;
+    struct run r;
+
+    (void)state;
+    expect_error(CFG_GATEWAY, bad_port, "AMQP_URL");
+    setenv("AMQP_URL", "http://u:p-s3kr1t-8@h/", 1);
+    expect_error(CFG_WORKER, NULL, "AMQP_URL");
+    load(&cfg, CFG_WORKER, NULL, &r);
+    cfg_free(&cfg);
+    assert_no_secret(r.err);
+    unsetenv("AMQP_URL");
+    expect_error(CFG_WORKER, bad_ca, "AMQP_CA_FILE");
+    expect_error(CFG_GATEWAY, half, "AMQP_KEY_FILE");
+
+    setenv("AMQP_URL", "amqps://u:p-s3kr1t-9%2Cx@rabbit/", 1);
+    load(&cfg, CFG_GATEWAY, NULL, &r);
+    assert_int_equal(r.rc, CFG_OK);
+    assert_string_equal(cfg.amqp_url, "amqps://u:p-s3kr1t-9%2Cx@rabbit/");
+    assert_string_equal(cfg.amqp_ca_file, "");
+    cfg_free(&cfg);
+}
+
 static void test_cli_errors(void **state)
 {
     static const char *const missing[] = {"--gateway-port", NULL};
@@ -698,6 +731,7 @@ int main(void)
         cmocka_unit_test_setup(test_help_and_version, clean_env),
         cmocka_unit_test_setup(test_secrets_not_in_errors, clean_env),
         cmocka_unit_test_setup(test_cli_errors, clean_env),
+        cmocka_unit_test_setup(test_amqp_settings_checked, clean_env),
         cmocka_unit_test_setup(test_mask_url, clean_env),
         cmocka_unit_test_setup(test_flag_does_not_swallow_secret_flag,
                                clean_env),

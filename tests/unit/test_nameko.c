@@ -644,24 +644,64 @@ static void test_round_trips(void **state)
     }
 }
 
-/* The gateway's fast path: the span is exactly the result object, and
- * anything but a plain success reply is left to the full decoder. */
+/* The gateway's fast path: the span is exactly the result object, any
+ * valid success reply is found, and anything the full decoder would not
+ * accept as a success is left to it (-1). */
 static void test_reply_result_span(void **state)
 {
     static const char py[] =
         "{\"result\": {\"genre\": \"rock\", \"t\": [1, {}]}, "
         "\"error\": null}";
     static const char compact[] = "{\"result\":{\"a\":1},\"error\":null}";
+    static const struct {
+        const char *body, *result;
+    } ok[] = {
+        {"{\"error\": null, \"result\": {\"a\": 1}}", "{\"a\": 1}"},
+        {" {\"result\": {\"a\": 1}, \"error\": null} \n", "{\"a\": 1}"},
+        {"{\"result\": {\"n\": \"\\u00e9\\ud83c\\udfb5\"}, \"x\": [], "
+         "\"error\": null}",
+         "{\"n\": \"\\u00e9\\ud83c\\udfb5\"}"},
+        {"{\"result\": {\"v\": -0.5e-3, \"i\": -9223372036854775808}, "
+         "\"error\": null}",
+         "{\"v\": -0.5e-3, \"i\": -9223372036854775808}"},
+    };
     static const char *const fallback[] = {
         "{\"result\": null, \"error\": {\"exc_type\": \"X\"}}",
         "{\"result\": 5, \"error\": null}",
-        "{\"error\": null, \"result\": {\"a\": 1}}",
-        "{\"result\": {\"a\": 1}, \"error\": null} ",
         "{\"result\": {}",
         "",
         "{\"result\": {}, \"error\": nul}",
+        /* issue 12: first and last bytes look right, the middle does not */
+        "{\"result\": {\"a\": 1}}, \"error\": null}",
+        "{\"result\": {\"a\": 1}, \"error\": null}}",
+        "{\"result\": {\"a\": 1,}, \"error\": null}",
+        "{\"result\": {\"a\": 01}, \"error\": null}",
+        "{\"result\": {\"a\": 1.}, \"error\": null}",
+        "{\"result\": {\"a\": 1e999}, \"error\": null}",
+        "{\"result\": {\"a\": 9223372036854775808}, \"error\": null}",
+        "{\"result\": {\"a\": \"\\u0000\"}, \"error\": null}",
+        "{\"result\": {\"a\": \"\\ud800\"}, \"error\": null}",
+        "{\"result\": {\"a\": \"\\udc00\"}, \"error\": null}",
+        "{\"result\": {\"a\": \"\\x\"}, \"error\": null}",
+        "{\"result\": {\"a\": \"\xc3\x28\"}, \"error\": null}",
+        "{\"result\": {\"a\": \"\xed\xa0\x80\"}, \"error\": null}",
+        "{\"result\": {\"a\": \"\xc0\xaf\"}, \"error\": null}",
+        "{\"result\": {\"a\": \"tab\tinside\"}, \"error\": null}",
+        "{\"result\": {\"a\": 1, \"a\": 2}, \"error\": null}",
+        "{\"result\": {}, \"result\": {}, \"error\": null}",
+        "{\"result\": {}, \"error\": null, \"error\": null}",
+        "{\"result\": {}}",
+        "{\"error\": null}",
+        "{\"result\": {}, \"error\": false}",
+        "[{\"result\": {}, \"error\": null}]",
+        "{\"result\": {}, \"error\": null} x",
+        "\xef\xbb\xbf{\"result\": {}, \"error\": null}",
+        "{\"result\": {\"a\": tru}, \"error\": null}",
+        "{\"result\": {\"a\" 1}, \"error\": null}",
+        "{'result': {}, 'error': null}",
     };
     size_t off = 0, span = 0, i;
+    char deep[400];
 
     (void)state;
     assert_int_equal(nameko_reply_result_span(py, strlen(py), &off, &span), 0);
@@ -672,21 +712,82 @@ static void test_reply_result_span(void **state)
         nameko_reply_result_span(compact, strlen(compact), &off, &span), 0);
     assert_memory_equal(compact + off, "{\"a\":1}", span);
     assert_int_equal(span, 7);
+    for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        if (nameko_reply_result_span(ok[i].body, strlen(ok[i].body), &off,
+                                     &span) != 0)
+            fail_msg("declined: %s", ok[i].body);
+        assert_int_equal(span, strlen(ok[i].result));
+        assert_memory_equal(ok[i].body + off, ok[i].result, span);
+    }
     for (i = 0; i < sizeof(fallback) / sizeof(fallback[0]); i++)
-        assert_int_equal(nameko_reply_result_span(
-                             fallback[i], strlen(fallback[i]), &off, &span),
-                         -1);
+        if (nameko_reply_result_span(fallback[i], strlen(fallback[i]), &off,
+                                     &span) != -1)
+            fail_msg("accepted: %s", fallback[i]);
     /* The smallest success reply has an empty object. */
     assert_int_equal(nameko_reply_result_span(
                          "{\"result\": {}, \"error\": null}", 29, &off, &span),
                      0);
     assert_int_equal(span, 2);
+    /* Nesting beyond the scanner's limit is left to the decoder. */
+    {
+        size_t n = (size_t)snprintf(deep, sizeof(deep), "{\"result\": {\"a\": ");
+        memset(deep + n, '[', 100);
+        memset(deep + n + 100, ']', 100);
+        snprintf(deep + n + 200, sizeof(deep) - n - 200, "}, \"error\": null}");
+    }
+    assert_int_equal(nameko_reply_result_span(deep, strlen(deep), &off, &span),
+                     -1);
+}
+
+/* A reply over the cap loses tracks until it fits; one that cannot fit
+ * at all gives NULL (the worker then sends an error reply). */
+static void test_reply_encode_fit(void **state)
+{
+    json_t *res = json_object(), *tracks = json_array(), *t;
+    char *big = malloc(200001), *s;
+    size_t i, kept = 0;
+
+    (void)state;
+    assert_non_null(big);
+    memset(big, 'x', 200000);
+    big[200000] = '\0';
+    for (i = 0; i < 10; i++) /* ~2 MB: twice the cap */
+        json_array_append_new(tracks, json_pack("{s:s}", "name", big));
+    json_object_set_new(res, "genre", json_string("rock"));
+    json_object_set_new(res, "tracks", tracks);
+    assert_null(nameko_reply_encode_result(res));
+    s = nameko_reply_encode_result_fit(res, "tracks", &kept);
+    assert_non_null(s);
+    assert_int_equal(kept, 5); /* 10 x 200 kB -> 5: just under 1 MiB */
+    assert_true(strlen(s) <= NAMEKO_MAX_BODY);
+    free(s);
+    /* Small enough already: untouched. */
+    t = json_pack("{s:[{s:s}]}", "tracks", "name", "a");
+    s = nameko_reply_encode_result_fit(t, "tracks", &kept);
+    assert_non_null(s);
+    assert_int_equal(kept, 1);
+    free(s);
+    json_decref(t);
+    /* One element that alone is too big: NULL. */
+    memset(big, 'y', 200000);
+    t = json_pack("{s:[s], s:s}", "tracks", "a", "pad", "");
+    json_object_set_new(t, "pad", json_string(big));
+    for (i = 0; i < 6; i++) {
+        char key[8];
+        snprintf(key, sizeof(key), "p%zu", i);
+        json_object_set_new(t, key, json_string(big));
+    }
+    assert_null(nameko_reply_encode_result_fit(t, "tracks", &kept));
+    json_decref(t);
+    json_decref(res);
+    free(big);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reply_result_span),
+        cmocka_unit_test(test_reply_encode_fit),
         cmocka_unit_test(test_call_encode_captured),
         cmocka_unit_test(test_dumps_floats_like_python_repr),
         cmocka_unit_test(test_dumps_scalars),

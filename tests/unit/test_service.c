@@ -112,22 +112,26 @@ static int call(const char *method, const char *args, const char *kwargs,
     int rc;
 
     *res = NULL;
-    rc = service_call(sw, method, a, k, "req-1", 0, res, f);
+    rc = service_call(sw, method, a, k, 0, res, f);
     json_decref(a);
     json_decref(k);
     return rc;
 }
 
-/* service_call_try: what the worker's AMQP thread does first. */
+/* What the worker's AMQP thread does first: prepare, and run the plan
+ * itself only if it is ready (no upstream call, no wait).  Returns 1 when
+ * the call would go to a pool thread. */
 static int call_try(const char *kwargs, json_t **res, struct service_fault *f)
 {
-    json_t *a = json_array();
+    struct service_plan *p = NULL;
     json_t *k = json_loads(kwargs, 0, NULL);
     int rc;
 
     *res = NULL;
-    rc = service_call_try(sw, "get_playlist", a, k, "req-2", 0, res, f);
-    json_decref(a);
+    rc = service_prepare(svc, "get_playlist", NULL, k, 0, &p, f);
+    if (rc == 0)
+        rc = service_plan_ready(svc, p) ? service_run(sw, p, res, f) : 1;
+    service_plan_free(p);
     json_decref(k);
     return rc;
 }
@@ -211,12 +215,44 @@ static void test_protocol_faults(void **state)
     start(WEATHER_OWM, MUSIC_CATALOG, 600, "/owm");
     expect_fault("get_weather", "[]", "{}", "MethodNotFound",
                  "nameko.exceptions.MethodNotFound");
-    expect_fault("get_playlist", "[\"London\"]", "{}", "IncorrectSignature",
+    /* Positional arguments bind as on get_playlist(city, lat, lon,
+     * country); too many, or one given twice, do not. */
+    expect_fault("get_playlist", "[\"a\", null, null, null, 1]", "{}",
+                 "IncorrectSignature", "nameko.exceptions.IncorrectSignature");
+    expect_fault("get_playlist", "[\"London\"]", "{\"city\": \"Paris\"}",
+                 "IncorrectSignature", "nameko.exceptions.IncorrectSignature");
+    expect_fault("get_playlist", "{}", "{}", "IncorrectSignature",
                  "nameko.exceptions.IncorrectSignature");
     expect_fault("get_playlist", "[]", "{\"city\":\"x\",\"town\":\"y\"}",
                  "IncorrectSignature", "nameko.exceptions.IncorrectSignature");
     expect_fault("get_playlist", "[]", "[1]", "IncorrectSignature",
                  "nameko.exceptions.IncorrectSignature");
+}
+
+static void test_positional_arguments(void **state)
+{
+    struct service_fault f;
+    json_t *res, *loc;
+
+    (void)state;
+    start(WEATHER_OWM, MUSIC_CATALOG, 600, "/owm");
+    assert_int_equal(call("get_playlist", "[\"London\"]", "{}", &res, &f), 0);
+    loc = json_object_get(res, "location");
+    assert_string_equal(json_string_value(json_object_get(loc, "name")),
+                        "London");
+    json_decref(res);
+    /* get_playlist(None, 51.5, -0.12): the coordinate form. */
+    assert_int_equal(
+        call("get_playlist", "[null, 51.5, -0.12]", "{}", &res, &f), 0);
+    loc = json_object_get(res, "location");
+    assert_true(json_real_value(json_object_get(loc, "lat")) == 51.5);
+    assert_true(json_real_value(json_object_get(loc, "lon")) == -0.12);
+    json_decref(res);
+    /* Mixed: city positionally, country by keyword. */
+    assert_int_equal(
+        call("get_playlist", "[\"London\"]", "{\"country\": \"GB\"}", &res, &f),
+        0);
+    json_decref(res);
 }
 
 static void test_invalid_arguments(void **state)
@@ -395,6 +431,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_reply_shape_and_cache, teardown),
         cmocka_unit_test_teardown(test_protocol_faults, teardown),
+        cmocka_unit_test_teardown(test_positional_arguments, teardown),
         cmocka_unit_test_teardown(test_invalid_arguments, teardown),
         cmocka_unit_test_teardown(test_city_not_found, teardown),
         cmocka_unit_test_teardown(test_spotify_and_degraded, teardown),

@@ -622,13 +622,13 @@ static void test_token_expiry(void **state)
     char err[256];
 
     (void)state;
-    token_expires = 1; /* kept for half its life */
+    token_expires = 2; /* kept for half its life: 1 s */
     assert_int_equal(fetch(GENRE_ROCK, 1, &t, &st, err, sizeof(err)), 0);
     json_decref(t);
     assert_int_equal(fetch(GENRE_ROCK, 1, &t, &st, err, sizeof(err)), 0);
     json_decref(t);
     assert_int_equal(TOKEN->hits, 1);
-    usleep(600 * 1000);
+    usleep(1100 * 1000);
     assert_int_equal(fetch(GENRE_ROCK, 1, &t, &st, err, sizeof(err)), 0);
     json_decref(t);
     assert_int_equal(TOKEN->hits, 2);

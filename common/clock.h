@@ -1,0 +1,42 @@
+/*
+ * clock.h - the one place tempo reads clocks.
+ *
+ * Deadlines, timeouts and latencies use CLOCK_MONOTONIC (it never jumps);
+ * only values that cross a process boundary (the absolute deadline a call
+ * carries to the worker) use the wall clock, and are converted to
+ * monotonic time on arrival.
+ */
+#ifndef TEMPO_CLOCK_H
+#define TEMPO_CLOCK_H
+
+#include <stdint.h>
+#include <time.h>
+
+/* Milliseconds on CLOCK_MONOTONIC. */
+static inline int64_t clock_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Seconds on CLOCK_MONOTONIC, for measuring durations. */
+static inline double clock_mono_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Milliseconds since the Unix epoch (CLOCK_REALTIME). */
+static inline int64_t clock_wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+#endif
