@@ -28,6 +28,7 @@
 #include "clock.h"
 #include "errors.h"
 #include "log.h"
+#include "rng.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -40,6 +41,7 @@
 #include <unistd.h>
 
 #define POLL_MAX_MS 1000
+#define RECONNECT_DELAY_MS 1000 /* after a drop: 0.5 to 1.5 s */
 
 struct amqp_loop {
     struct amqp_loop_opts opts;
@@ -123,6 +125,16 @@ void amqp_loop_drop(struct amqp_loop *l, const char *why)
     atomic_store(&l->blocked, 0);
     amqp_destroy_connection(l->conn);
     l->conn = NULL;
+    /* Connect again soon, to the next node, but not at once: RabbitMQ
+     * needs a moment to notice a dead node and elect new quorum queue
+     * leaders, and a consumer or publisher that comes back within ~0.5 s
+     * can attach to the dead leader and get nothing until that node
+     * returns (measured on the cluster test: 13 s of 504s when
+     * reconnecting at once, none with this delay).  The jitter spreads a
+     * crowd of daemons that lost the same node. */
+    l->attempt = 0;
+    l->retry_at = clock_mono_ms() + RECONNECT_DELAY_MS / 2 +
+                  (int64_t)rng_below(RECONNECT_DELAY_MS);
     l->ops.lost(l, l->ud, why);
 }
 
@@ -349,6 +361,9 @@ static void *loop_thread(void *arg)
             t = l->ops.tick(l, l->ud, now);
             wake_at = earliest(wake_at, t);
         }
+        /* Dropped during this turn: do not sleep through the reconnect. */
+        if (l->conn == NULL && !atomic_load(&l->stopping))
+            wake_at = earliest(wake_at, l->retry_at);
         t = wake_at - clock_mono_ms();
         wait_events(l, t < 0 ? 0 : (int)t);
     }

@@ -22,6 +22,7 @@
 #include "nameko.h"
 #include "query.h"
 #include "rpc_client.h"
+#include "static.h"
 #include "trace.h"
 #include "validate.h"
 
@@ -55,6 +56,7 @@ struct http_req {
     struct MHD_Connection *conn;
     enum req_state state;
     enum metrics_route route;
+    const char *path; /* the route's, once dispatched */
     int status;
     struct timespec start;
     struct trace trace; /* W3C trace context of this request */
@@ -75,12 +77,26 @@ static double seconds_since(const struct timespec *t0)
            (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/* Adds the headers every answer carries, queues resp and drops our ref. */
+static enum MHD_Result queue_response(struct http_req *r, int status,
+                                      struct MHD_Response *resp)
+{
+    enum MHD_Result ret;
+
+    MHD_add_response_header(resp, "X-Request-Id", r->rpc.request_id);
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+        MHD_add_response_header(resp, "Allow", "GET, HEAD");
+    r->status = status;
+    ret = MHD_queue_response(r->conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 /* Queues body (taken over: freed by libmicrohttpd) with our headers. */
 static enum MHD_Result send_body(struct http_req *r, int status, char *body,
                                  size_t len, const char *ctype)
 {
     struct MHD_Response *resp;
-    enum MHD_Result ret;
 
     resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     if (resp == NULL) {
@@ -88,14 +104,9 @@ static enum MHD_Result send_body(struct http_req *r, int status, char *body,
         return MHD_NO;
     }
     MHD_add_response_header(resp, "Content-Type", ctype);
-    MHD_add_response_header(resp, "X-Request-Id", r->rpc.request_id);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
-    if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-        MHD_add_response_header(resp, "Allow", "GET, HEAD");
-    r->status = status;
-    ret = MHD_queue_response(r->conn, (unsigned)status, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    return queue_response(r, status, resp);
 }
 
 static enum MHD_Result send_json(struct http_req *r, int status, json_t *value)
@@ -219,11 +230,35 @@ static enum MHD_Result route_metrics(struct http_req *r)
     return send_body(r, 200, text, len, "text/plain; version=0.0.4");
 }
 
+/* The page, its assets and the OpenAPI document (static.c). */
+static enum MHD_Result route_static(struct http_req *r)
+{
+    const struct static_asset *a = static_asset_find(r->path);
+    struct MHD_Response *resp;
+    int status = 0;
+
+    if (a == NULL)
+        return reply_error(r, TEMPO_ENOTFOUND, "no such endpoint");
+    resp = static_asset_response(
+        a,
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                    MHD_HTTP_HEADER_IF_NONE_MATCH),
+        &status);
+    if (resp == NULL)
+        return reply_error(r, TEMPO_EINTERNAL, "out of memory");
+    return queue_response(r, status, resp);
+}
+
 static const struct route routes[] = {
     {"/weather", ROUTE_WEATHER, route_weather},
     {"/healthz", ROUTE_HEALTHZ, route_healthz},
     {"/readyz", ROUTE_READYZ, route_readyz},
     {"/metrics", ROUTE_METRICS, route_metrics},
+    {"/", ROUTE_PAGE, route_static},
+    {"/app.js", ROUTE_APP_JS, route_static},
+    {"/app.css", ROUTE_APP_CSS, route_static},
+    {"/favicon.svg", ROUTE_FAVICON, route_static},
+    {"/openapi.json", ROUTE_OPENAPI, route_static},
 };
 
 /* ---- libmicrohttpd callbacks ----------------------------------------------
@@ -271,6 +306,7 @@ static enum MHD_Result dispatch(struct http_req *r, const char *url,
     if (i == sizeof(routes) / sizeof(routes[0]))
         return reply_error(r, TEMPO_ENOTFOUND, "no such endpoint");
     r->route = routes[i].metric;
+    r->path = routes[i].path;
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return reply_error(r, TEMPO_EMETHOD, "only GET and HEAD are allowed");
     return routes[i].handler(r);

@@ -11,10 +11,19 @@
 
 #include "tbuf.h"
 
-static const int statuses[] = {200, 400, 404, 405, 500, 502, 503, 504};
+static const int statuses[] = {200, 304, 400, 404, 405, 500, 502, 503, 504};
 #define NSTATUS (sizeof(statuses) / sizeof(statuses[0]))
 static const char *const route_names[ROUTE__COUNT] = {
-    "/weather", "/healthz", "/readyz", "/metrics", "other"};
+    [ROUTE_WEATHER] = "/weather",
+    [ROUTE_HEALTHZ] = "/healthz",
+    [ROUTE_READYZ] = "/readyz",
+    [ROUTE_METRICS] = "/metrics",
+    [ROUTE_PAGE] = "/",
+    [ROUTE_APP_JS] = "/app.js",
+    [ROUTE_APP_CSS] = "/app.css",
+    [ROUTE_FAVICON] = "/favicon.svg",
+    [ROUTE_OPENAPI] = "/openapi.json",
+    [ROUTE_OTHER] = "other"};
 static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                  0.25,  0.5,    1,     2.5,  5,     10};
 #define NBUCKET (sizeof(buckets) / sizeof(buckets[0]))

@@ -12,6 +12,11 @@ enum metrics_route {
     ROUTE_HEALTHZ,
     ROUTE_READYZ,
     ROUTE_METRICS,
+    ROUTE_PAGE, /* "/" and the files the page loads, each its own label */
+    ROUTE_APP_JS,
+    ROUTE_APP_CSS,
+    ROUTE_FAVICON,
+    ROUTE_OPENAPI,
     ROUTE_OTHER,
     ROUTE__COUNT
 };

@@ -47,6 +47,9 @@
 #include <string.h>
 
 #define CONSUMER_CHECK_MS 200
+/* A reading of 0 consumers is believed once no worker has shown signs of
+ * life (a positive count, a reply) for this long. */
+#define CONSUMER_GRACE_MS 1000
 #define REPLY_QUEUE_EXPIRES_MS 300000
 #define CH_MAIN AMQP_LOOP_CHANNEL
 #define CH_CHECK 2
@@ -72,7 +75,9 @@ struct rpc_client {
     char reply_queue[64];
     struct calltable calls;
     enum check_state check;
-    int64_t check_at; /* next check, monotonic ms */
+    int64_t check_at;   /* next check, monotonic ms */
+    int64_t alive_at;   /* last sign of a consuming worker; 0 = never */
+    long last_positive; /* the last count above 0 */
     int connected_once;
 };
 
@@ -104,6 +109,30 @@ static void fail_all(struct rpc_client *c, int err, const char *msg)
 
 /* ---- the consumer check ---------------------------------------------------
  */
+
+/*
+ * A reading of the service queue's consumer count.  A 0 is believed at
+ * once when it is definitive (the queue does not exist; a message came
+ * back unroutable) or when no worker has shown signs of life for
+ * CONSUMER_GRACE_MS; otherwise the last positive count stands.  Right
+ * after a quorum queue changes leader, declare-ok can count 0 consumers
+ * that are still there (measured: ~70 false 503s per leader loss).
+ */
+static void note_consumers(struct rpc_client *c, long n, int definitive)
+{
+    int64_t now = clock_mono_ms();
+
+    if (n > 0) {
+        c->alive_at = now;
+        c->last_positive = n;
+        atomic_store(&c->consumers, n);
+    } else if (definitive || c->alive_at == 0 ||
+               now - c->alive_at >= CONSUMER_GRACE_MS) {
+        atomic_store(&c->consumers, 0);
+    } else {
+        atomic_store(&c->consumers, c->last_positive);
+    }
+}
 
 static void check_send(struct rpc_client *c, amqp_connection_state_t conn)
 {
@@ -141,7 +170,7 @@ static int on_method(struct amqp_loop *l, void *ud, amqp_channel_t ch,
         return 0;
     case AMQP_QUEUE_DECLARE_OK_METHOD: {
         amqp_queue_declare_ok_t *ok = m->decoded;
-        atomic_store(&c->consumers, (long)ok->consumer_count);
+        note_consumers(c, (long)ok->consumer_count, 0);
         c->check = CHECK_IDLE;
         c->check_at = clock_mono_ms() + CONSUMER_CHECK_MS;
         return 0;
@@ -161,7 +190,7 @@ static int on_method(struct amqp_loop *l, void *ud, amqp_channel_t ch,
             amqp_loop_drop(l, "sending channel.close-ok");
             return 0;
         }
-        atomic_store(&c->consumers, 0);
+        note_consumers(c, 0, cl->reply_code == AMQP_NOT_FOUND);
         c->check = CHECK_CLOSED;
         c->check_at = clock_mono_ms() + CONSUMER_CHECK_MS;
         return 0;
@@ -187,7 +216,7 @@ static int check_now(struct rpc_client *c, amqp_connection_state_t conn,
     r = amqp_get_rpc_reply(conn);
     c->check_at = clock_mono_ms() + CONSUMER_CHECK_MS;
     if (ok != NULL) {
-        atomic_store(&c->consumers, (long)ok->consumer_count);
+        note_consumers(c, (long)ok->consumer_count, 0);
         c->check = CHECK_IDLE;
         return 0;
     }
@@ -197,7 +226,7 @@ static int check_now(struct rpc_client *c, amqp_connection_state_t conn,
         memset(&close_ok, 0, sizeof(close_ok));
         amqp_send_method(conn, CH_CHECK, AMQP_CHANNEL_CLOSE_OK_METHOD,
                          &close_ok);
-        atomic_store(&c->consumers, 0);
+        note_consumers(c, 0, 1);
         c->check = CHECK_CLOSED;
         return 0;
     }
@@ -440,6 +469,7 @@ static void on_delivery(struct amqp_loop *l, void *ud, amqp_envelope_t *env)
     int rc;
 
     (void)l;
+    c->alive_at = clock_mono_ms(); /* a worker answers */
     r = take_by_corr(c, &env->message.properties);
     if (r == NULL) {
         log_debug("dropped a late, unknown or unlabelled reply");
@@ -491,7 +521,7 @@ static void on_returned(struct amqp_loop *l, void *ud, amqp_message_t *msg)
     if (r == NULL)
         return;
     metrics_rpc_unroutable();
-    atomic_store(&c->consumers, 0);
+    note_consumers(c, 0, 1);
     c->check_at = 0; /* look again at the next tick */
     complete(c, r, TEMPO_EUNAVAIL, "no weather-service queue is bound");
 }

@@ -24,7 +24,7 @@ seconds=${FUZZ_SECONDS:-30}
 dir=${FUZZ_BUILD_DIR:-build-fuzz}
 jobs=${FUZZ_JOBS:-1}
 all_targets=(fuzz_query fuzz_nameko fuzz_owm fuzz_open_meteo fuzz_spotify
-             fuzz_config fuzz_reply_span fuzz_amqp_url)
+             fuzz_config fuzz_reply_span fuzz_amqp_url fuzz_etag)
 if [ $# -gt 0 ]; then
     targets=("$@")
 else
@@ -48,7 +48,7 @@ esac
 # treats specially (a 200-byte city, a 2 KB token, a 4 KB config value).
 max_len() {
     case $1 in
-        fuzz_query) echo 1024 ;;
+        fuzz_query | fuzz_etag) echo 1024 ;;
         fuzz_config) echo 9000 ;;
         fuzz_nameko | fuzz_spotify | fuzz_reply_span) echo 8192 ;;
         *) echo 4096 ;;

@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/deps.sh
+TEMPO_DEPS_TEST=1 bash scripts/deps.sh
 
 san=${TEMPO_SANITIZE:-}
 dir=build${san:+-asan}

@@ -503,6 +503,12 @@ static size_t on_header(char *data, size_t sz, size_t n, void *ud)
     memcpy(line, data, len);
     line[len] = '\0';
     line[strcspn(line, "\r\n")] = '\0';
+    if (strncmp(line, "HTTP/", 5) == 0) /* a new response: forget the last */
+        r->headers[0] = '\0';
+    else if (strchr(line, ':') != NULL) {
+        size_t used = strlen(r->headers);
+        snprintf(r->headers + used, sizeof(r->headers) - used, "%s\n", line);
+    }
     v = strchr(line, ':');
     if (v == NULL)
         return len;
@@ -569,6 +575,27 @@ void h_resp_free(struct h_resp *r)
 {
     free(r->body);
     r->body = NULL;
+}
+
+int h_header(const struct h_resp *r, const char *name, char *out, size_t cap)
+{
+    size_t nlen = strlen(name);
+    const char *p = r->headers;
+
+    out[0] = '\0';
+    while (*p != '\0') {
+        const char *eol = strchr(p, '\n');
+        size_t llen = eol ? (size_t)(eol - p) : strlen(p);
+        if (llen > nlen && p[nlen] == ':' && strncasecmp(p, name, nlen) == 0) {
+            const char *v = p + nlen + 1;
+            while (*v == ' ')
+                v++;
+            snprintf(out, cap, "%.*s", (int)(llen - (size_t)(v - p)), v);
+            return 1;
+        }
+        p += llen + (eol ? 1 : 0);
+    }
+    return 0;
 }
 
 json_t *h_get_json(const struct h_stack *s, const char *path, long *status)

@@ -25,6 +25,7 @@ struct h_resp {
     char content_type[128];
     char allow[64];
     double seconds;
+    char headers[4096]; /* every header line, "Name: value\n" each */
 };
 
 struct h_stack {
@@ -105,6 +106,10 @@ void h_stack_stop(struct h_stack *s);
 void h_http(const struct h_stack *s, const char *method, const char *path,
             const char *const headers[], struct h_resp *r);
 void h_resp_free(struct h_resp *r);
+
+/* The value of response header `name` (case-insensitive) into out; 1 if
+ * present, else 0 (out empty). */
+int h_header(const struct h_resp *r, const char *name, char *out, size_t cap);
 
 /* GET and parse a JSON body (asserting it parses). New reference. */
 json_t *h_get_json(const struct h_stack *s, const char *path, long *status);

@@ -135,6 +135,106 @@ static void test_readyz_follows_workers(void **state)
     h_stack_stop(&s);
 }
 
+/* ---- broker signals -------------------------------------------------------
+ */
+
+static long metric(const struct h_stack *s, const char *name)
+{
+    struct h_resp r;
+    char needle[128];
+    const char *p;
+    long v = -1;
+
+    /* The sample line, not the HELP text that names it too. */
+    snprintf(needle, sizeof(needle), "\n%s ", name);
+    h_http(s, "GET", "/metrics", NULL, &r);
+    p = r.body != NULL ? strstr(r.body, needle) : NULL;
+    if (p != NULL)
+        v = strtol(p + strlen(needle), NULL, 10);
+    h_resp_free(&r);
+    return v;
+}
+
+static int clear_alarm(void **state)
+{
+    (void)state;
+    h_kill_all();
+    h_broker_ctl("set_vm_memory_high_watermark 0.6");
+    return 0;
+}
+
+/*
+ * A memory alarm blocks publishers.  RabbitMQ tells a connection so
+ * (connection.blocked) when it next publishes: that first call waits for
+ * its deadline, and from then on the gateway answers 503 at once (not
+ * after its timeout), keeps its connection (no reconnect storm on a broker
+ * short of memory), says so on /readyz, and serves again when it clears.
+ */
+static void test_memory_alarm(void **state)
+{
+    static const char *const genv[] = {"RPC_TIMEOUT_MS=1500", NULL};
+    struct h_stack s = {0};
+    struct h_resp r;
+    long reconnects;
+
+    (void)state;
+    h_stack_start(&s, "alarm", 1, NULL, genv);
+    assert_int_equal(h_status(&s, "/weather?city=London"), 200);
+    reconnects = metric(&s, "tempo_broker_reconnects_total");
+    assert_int_equal(h_broker_ctl("set_vm_memory_high_watermark 0.0000001"), 0);
+    h_http(&s, "GET", "/weather?city=Berlin", NULL, &r);
+    assert_true(r.status == 503 || r.status == 504);
+    h_resp_free(&r);
+    assert_int_equal(h_wait_status(&s, "/readyz", 503, 10000), 503);
+    h_http(&s, "GET", "/readyz", NULL, &r);
+    assert_non_null(strstr(r.body, "resource alarm"));
+    assert_non_null(strstr(r.body, "\"broker\":true"));
+    h_resp_free(&r);
+    h_http(&s, "GET", "/weather?city=Paris", NULL, &r);
+    h_assert_error(&r, 503, "service_unavailable");
+    assert_true(r.seconds < 1.0);
+    assert_non_null(strstr(r.body, "resource alarm"));
+    h_resp_free(&r);
+    assert_int_equal(metric(&s, "tempo_broker_blocked"), 1);
+    sleep(3); /* the old gateway gave up on the blocked connection here */
+    assert_int_equal(metric(&s, "tempo_broker_reconnects_total"), reconnects);
+
+    assert_int_equal(h_broker_ctl("set_vm_memory_high_watermark 0.6"), 0);
+    assert_int_equal(h_wait_status(&s, "/readyz", 200, 10000), 200);
+    assert_int_equal(h_status(&s, "/weather?city=Paris"), 200);
+    assert_int_equal(metric(&s, "tempo_broker_blocked"), 0);
+    assert_int_equal(metric(&s, "tempo_broker_reconnects_total"), reconnects);
+    h_stack_stop(&s);
+}
+
+/* The broker deletes the gateway's reply queue (an operator, a policy):
+ * basic.cancel tells the gateway, which makes a fresh one at once instead
+ * of answering 504 for good. */
+static void test_reply_queue_deleted(void **state)
+{
+    struct h_stack s = {0};
+    char path[512], *log, *q, cmd[160];
+    size_t i;
+
+    (void)state;
+    h_stack_start(&s, "reply-deleted", 1, NULL, NULL);
+    assert_int_equal(h_status(&s, "/weather?city=London"), 200);
+    snprintf(path, sizeof(path), "%s/gateway.log", s.logdir);
+    log = h_read_file(path);
+    assert_non_null(log);
+    q = strstr(log, "rpc.reply-gateway-");
+    assert_non_null(q);
+    for (i = 0; q[i] != ',' && q[i] != ' ' && q[i] != '\0' && i < 80; i++)
+        ;
+    snprintf(cmd, sizeof(cmd), "delete_queue %.*s", (int)i, q);
+    free(log);
+    assert_int_equal(h_broker_ctl(cmd), 0);
+    assert_int_equal(h_wait_log(&s, "gateway.log", "consumer cancelled", 5000),
+                     0);
+    assert_int_equal(h_wait_status(&s, "/weather?city=Oslo", 200, 10000), 200);
+    h_stack_stop(&s);
+}
+
 /* ---- queue types ----------------------------------------------------------
  */
 
@@ -289,6 +389,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_readyz_follows_workers,
+                                  h_kill_all_teardown),
+        cmocka_unit_test_teardown(test_memory_alarm, clear_alarm),
+        cmocka_unit_test_teardown(test_reply_queue_deleted,
                                   h_kill_all_teardown),
         cmocka_unit_test_teardown(test_existing_quorum_queue, restore_classic),
         cmocka_unit_test_teardown(test_declares_quorum_queue, restore_classic),

@@ -323,7 +323,9 @@ static void test_no_worker(void **state)
     assert_int_equal(h_stop(stack.workers[0], SIGTERM, 15000), 0);
     stack.workers[0] = 0;
     assert_int_equal(h_wait_consumers(0, 10000), 0);
-    usleep(300000); /* the gateway's consumer count is cached briefly */
+    /* The gateway believes "no consumer" about a second after the last
+     * sign of one (CONSUMER_GRACE_MS); /readyz says when. */
+    assert_int_equal(h_wait_status(&stack, "/readyz", 503, 5000), 503);
     h_http(&stack, "GET", "/weather?city=London", NULL, &r);
     h_assert_error(&r, 503, "service_unavailable");
     assert_true(r.seconds < 2.0); /* at once, not after RPC_TIMEOUT_MS */
