@@ -13,8 +13,14 @@
 #                trips per second with 64 calls in flight, no HTTP, no JSON
 #   http         GET /healthz: the gateway's HTTP layer alone (no AMQP)
 #   hot          one city, cache warm, wrk -t2 -c64, 1 worker
+#   hot-spotify  as hot with Spotify (fake) for the music: the genre's
+#                track pool is warm, so no Spotify call per request;
+#                target >= 0.90 of hot's req/s in the same run and
+#                < 0.01 Spotify calls per request
 #   upstream     fake latency 100 ms, cache off, a new city per request,
 #                1 worker x WORKER_CONCURRENCY=64, wrk -c128
+#   upstream-spotify  as upstream with Spotify for the music (pools warmed
+#                by the warm-up run): still one upstream call per request
 #   scale        as upstream with WORKER_CONCURRENCY=16 and 1, 2, 4 workers
 #   connections  5,000 keep-alive connections: 4,000 idle-ish (/healthz
 #                every 5 s) + 1,000 always waiting on a /weather call
@@ -52,7 +58,7 @@ ROOT=$(dirname "$HERE")
 
 DURATION=${BENCH_DURATION:-10}
 WARMUP=${BENCH_WARMUP:-2}
-SCENARIOS=${BENCH_SCENARIOS:-"ceiling http hot upstream scale connections"}
+SCENARIOS=${BENCH_SCENARIOS:-"ceiling http hot hot-spotify upstream upstream-spotify scale connections"}
 PROVIDER=${BENCH_PROVIDER:-owm}
 LATENCY_MS=${BENCH_LATENCY_MS:-100}
 CONN_TOTAL=${BENCH_CONN_TOTAL:-5000}
@@ -385,6 +391,16 @@ fake_set_latency() {
 
 fake_total() { fake_ctl GET /_fake/requests | sed -n 's/.*"total":\([0-9]*\).*/\1/p'; }
 
+# fake_count LABEL: requests the fake saw on one path label (the first
+# match is in "paths"; "last" and "times" come after it).
+fake_count() {
+    { fake_ctl GET /_fake/requests | grep -o "\"$1\":[0-9]*" || echo :0; } |
+        head -1 | cut -d: -f2
+}
+
+# Music provider of the next start_stack: catalog, or spotify (the fake).
+STACK_MUSIC=catalog
+
 service_consumers() {
     broker_ctl list_queues name consumers 2>/dev/null |
         awk '$1 == "rpc-weather_service" {print $2; found=1} END {if (!found) print 0}'
@@ -422,13 +438,20 @@ start_stack() {
               OPEN_METEO_URL="http://127.0.0.1:$FAKE_PORT"
               OPEN_METEO_GEOCODING_URL="http://127.0.0.1:$FAKE_PORT")
     fi
+    local music=(MUSIC_PROVIDER=catalog)
+    if [ "$STACK_MUSIC" = spotify ]; then
+        music=(MUSIC_PROVIDER=spotify SPOTIFY_CLIENT_ID=test-id
+               SPOTIFY_CLIENT_SECRET=test-secret
+               SPOTIFY_API_URL="http://127.0.0.1:$FAKE_PORT"
+               SPOTIFY_ACCOUNTS_URL="http://127.0.0.1:$FAKE_PORT")
+    fi
     WORKER_PIDS=()
     for i in $(seq "$n"); do
         start_bg "$name-worker$i" env -i PATH="$PATH" HOME="$HOME" \
             AMQP_URL="$BROKER_URL" WORKER_CONCURRENCY="$conc" \
             WEATHER_CACHE_TTL_S="$ttl" UPSTREAM_TIMEOUT_MS=20000 \
-            MUSIC_PROVIDER=catalog DRAIN_TIMEOUT_MS=1000 LOG_LEVEL=warn \
-            "${prov[@]}" "$WORKER"
+            DRAIN_TIMEOUT_MS=1000 LOG_LEVEL=warn \
+            "${prov[@]}" "${music[@]}" "$WORKER"
         WORKER_PIDS+=("$STARTED_PID")
     done
     for i in $(seq 100); do
@@ -676,6 +699,32 @@ scenario_hot() {
 
 reset_fake_counts() { fake_set_latency "$CUR_LATENCY"; }
 
+# Spotify searches per request of the measured run (after MEASURE_HOOK
+# reset the fake's counters).
+spotify_per_request() {
+    awk -v a="$(fake_count '/v1/search(spotify)')" -v b="$(kv requests "$LINE")" \
+        'BEGIN { if (b > 0) printf "%.4f", a / b; else print "-" }'
+}
+
+scenario_hot_spotify() {
+    log "hot-spotify: as hot, music from Spotify (fake, pool warm), 1 worker"
+    STACK_MUSIC=spotify
+    start_stack hot-spotify 1 "$HOT_CONCURRENCY" 600
+    STACK_MUSIC=catalog
+    CUR_LATENCY=0
+    MEASURE_HOOK=reset_fake_counts
+    measure hot-spotify "$HOT_CONNS" 2 BENCH_CITY=London
+    MEASURE_HOOK=
+    local per ratio ok=no target=">=0.90 of hot & <0.01 Spotify calls/req"
+    per=$(spotify_per_request)
+    ratio=$(ratio_of "$(kv rps "$LINE")" "${RPS[hot]:-0}")
+    if awk -v r="$ratio" -v p="$per" 'BEGIN { exit !(r >= 0.9 && p < 0.01) }'; then ok=yes; fi
+    [ -n "${RPS[hot]:-}" ] || ok="? (run the hot scenario too)"
+    record hot-spotify "$LINE" hot "$ratio" "$target: $ok" "$LOAD_CPU" \
+        "Spotify calls/request $per; WORKER_CONCURRENCY=$HOT_CONCURRENCY"
+    stop_stack
+}
+
 # upstream_run NAME WORKERS CONCURRENCY CONNS LATENCY
 upstream_run() {
     local name=$1 n=$2 conc=$3 conns=$4 lat=$5
@@ -701,6 +750,20 @@ scenario_upstream() {
     if awk -v r="$ratio" 'BEGIN { exit !(r >= 0.9) }'; then ok=yes; fi
     record upstream "$LINE" "bound $BOUND" "$ratio" ">=0.90: $ok" "$LOAD_CPU" \
         "upstream calls/request $CALLS_MEASURED"
+    stop_stack
+}
+
+scenario_upstream_spotify() {
+    log "upstream-spotify: as upstream, music from Spotify (fake, pools warmed by the warm-up)"
+    STACK_MUSIC=spotify
+    upstream_run upstream-spotify 1 64 128 "$LATENCY_MS"
+    STACK_MUSIC=catalog
+    local ratio ok=no per
+    per=$(spotify_per_request)
+    ratio=$(ratio_of "$(kv rps "$LINE")" "$BOUND")
+    if awk -v r="$ratio" 'BEGIN { exit !(r >= 0.9) }'; then ok=yes; fi
+    record upstream-spotify "$LINE" "bound $BOUND" "$ratio" ">=0.90: $ok" "$LOAD_CPU" \
+        "upstream calls/request $CALLS_MEASURED, of which Spotify $per"
     stop_stack
 }
 
@@ -793,9 +856,9 @@ start_broker
 start_fake
 for s in $SCENARIOS; do
     case $s in
-    ceiling | http | hot | upstream | scale | connections)
+    ceiling | http | hot | hot-spotify | upstream | upstream-spotify | scale | connections)
         wait_quiet
-        "scenario_$s" ;;
+        "scenario_${s//-/_}" ;;
     *) die "unknown scenario $s" ;;
     esac
 done
@@ -815,7 +878,7 @@ fi
     echo
     echo "CPU is % of one core over the measured run (this machine has $NCPU: $((NCPU * 100))% is everything); RSS is peak (VmHWM) MiB."
     echo "\"load\" is wrk (or echo_client); \"irq\" is interrupt time (mostly loopback TCP), most of it also counted in the process it interrupted; \"other\" is the rest of the machine: kernel threads and other users' jobs."
-    echo "Ratios: hot / ceiling; upstream and scale / bound = workers x WORKER_CONCURRENCY / (latency x upstream calls per request); connections: the /weather requests / that bound."
+    echo "Ratios: hot / ceiling; hot-spotify / hot; upstream, upstream-spotify and scale / bound = workers x WORKER_CONCURRENCY / (latency x upstream calls per request); connections: the /weather requests / that bound."
     echo
     echo "| scenario | gateway RSS | gateway CPU | worker RSS (max) | workers CPU | broker CPU | fake CPU | load CPU | irq CPU | other CPU | CPU µs/req gw/wk/broker | notes |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"

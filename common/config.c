@@ -163,6 +163,10 @@ static const struct cfg_row cfg_table[] = {
     {"WEATHER_CACHE_TTL_S", "weather-cache-ttl-s", T_LONG,
      OFF(weather_cache_ttl_s), 0, 86400, "600", CFG_WORKER, 0,
      "weather cache lifetime (0 disables)"},
+    {"MUSIC_POOL_TTL_S", "music-pool-ttl-s", T_LONG, OFF(music_pool_ttl_s), 10,
+     86400, "3600", CFG_WORKER, 0,
+     "lifetime of the Spotify track pool per genre (refreshed after 3/4 of "
+     "it)"},
     {"UPSTREAM_TIMEOUT_MS", "upstream-timeout-ms", T_LONG,
      OFF(upstream_timeout_ms), 10, 600000, "3000", CFG_WORKER, 0,
      "timeout of one upstream HTTP call"},

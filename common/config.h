@@ -60,6 +60,7 @@ struct config {
     char *spotify_accounts_url;
     long playlist_size;
     long weather_cache_ttl_s;
+    long music_pool_ttl_s;
     long upstream_timeout_ms;
     long upstream_retries;
     char *worker_id; /* "<host>:<pid>" unless WORKER_ID is set */

@@ -448,7 +448,7 @@ int http_client_request(struct http_client *hc, const struct http_request *req,
         if (n > req->retries || kind == ATT_FATAL)
             break;
         if (kind == ATT_RESPONSE && status == 429) {
-            if (hc->retry_after_ms < 0)
+            if (hc->retry_after_ms < 0 || req->no_retry_429)
                 break; /* no hint: hammering it again will not help */
             wait = hc->retry_after_ms;
         } else if (kind == ATT_RESPONSE && status < 500) {
@@ -471,6 +471,7 @@ int http_client_request(struct http_client *hc, const struct http_request *req,
         resp->body = hc->body ? hc->body : strdup("");
         resp->len = hc->len;
         resp->attempts = n;
+        resp->retry_after_ms = hc->retry_after_ms;
         if (resp->body == NULL) {
             set_err(err, errlen, "out of memory");
             break;
@@ -488,6 +489,8 @@ int http_client_request(struct http_client *hc, const struct http_request *req,
     }
 
 out:
+    if (req->attempts != NULL)
+        *req->attempts = n;
     if (req->breaker != NULL) {
         ok = rc == 0 && status < 500 && status != 429;
         breaker_record(req->breaker, ok, probe, req->metrics_provider);

@@ -38,13 +38,19 @@ struct http_request {
     int64_t deadline_ms;          /* absolute, http_now_ms() clock */
     struct http_breaker *breaker; /* borrowed, may be NULL */
     int metrics_provider;         /* enum wmetrics_provider; 0 = none */
+    int no_retry_429; /* a 429 comes back at once, with its Retry-After in
+                       * resp->retry_after_ms, for callers that pace all
+                       * their threads on it (spotify.c) */
+    int *attempts;    /* if not NULL, set to the attempts made (requests
+                       * sent), whatever the outcome */
 };
 
 struct http_response {
     long status;
     char *body; /* malloc'd, NUL-terminated (also binary-safe via len) */
     size_t len;
-    int attempts; /* attempts made, for tests and debugging */
+    int attempts;        /* attempts made, for tests and debugging */
+    long retry_after_ms; /* the final answer's Retry-After; -1: none */
 };
 
 struct http_client;

@@ -33,6 +33,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
+#include "genre.h"
 #include "mhd_watch.h"
 #include "tbuf.h"
 
@@ -85,6 +87,17 @@ static atomic_int breaker_state[WM_PROV__COUNT];
 static atomic_ulong cache_events[WM_CACHE__COUNT];
 static atomic_ulong degraded;
 static atomic_int broker_up;
+
+static const char *const sp_call_names[WM_SP__COUNT] = {"token", "search"};
+static atomic_ulong sp_calls[WM_SP__COUNT];
+static atomic_ulong sp_gated;
+static atomic_llong sp_retry_at; /* ms, http_now_ms clock; 0 = open */
+
+static atomic_int pool_on;
+static atomic_ulong pool_tracks[GENRE__COUNT];
+static atomic_llong pool_fetched[GENRE__COUNT]; /* ms; 0 = no pool */
+static atomic_ulong pool_refreshes[GENRE__COUNT];
+static atomic_ulong pool_failures[GENRE__COUNT];
 
 /* ---- recording ----------------------------------------------------------- */
 
@@ -202,6 +215,44 @@ void wmetrics_degraded(void)
 void wmetrics_broker_connected(int connected)
 {
     atomic_store_explicit(&broker_up, connected ? 1 : 0, RELAXED);
+}
+
+void wmetrics_spotify_calls(enum wmetrics_spotify_call endpoint, int n)
+{
+    if ((unsigned)endpoint < WM_SP__COUNT && n > 0)
+        atomic_fetch_add_explicit(&sp_calls[endpoint], (unsigned long)n,
+                                  RELAXED);
+}
+
+void wmetrics_spotify_gated(void)
+{
+    atomic_fetch_add_explicit(&sp_gated, 1, RELAXED);
+}
+
+void wmetrics_spotify_retry_at(int64_t at_ms)
+{
+    atomic_store_explicit(&sp_retry_at, (long long)at_ms, RELAXED);
+}
+
+void wmetrics_pool_enable(void)
+{
+    atomic_store_explicit(&pool_on, 1, RELAXED);
+}
+
+void wmetrics_pool_set(int genre, size_t tracks, int64_t fetched_ms)
+{
+    if (genre < 0 || genre >= GENRE__COUNT)
+        return;
+    atomic_store_explicit(&pool_tracks[genre], (unsigned long)tracks, RELAXED);
+    atomic_store_explicit(&pool_fetched[genre], (long long)fetched_ms, RELAXED);
+}
+
+void wmetrics_pool_refresh(int genre, int ok)
+{
+    if (genre < 0 || genre >= GENRE__COUNT)
+        return;
+    atomic_fetch_add_explicit(
+        ok ? &pool_refreshes[genre] : &pool_failures[genre], 1, RELAXED);
 }
 
 /* ---- rendering ----------------------------------------------------------- */
@@ -356,6 +407,79 @@ static void render_answers(struct tbuf *b)
                 atomic_load_explicit(&broker_up, RELAXED));
 }
 
+/* The per-genre families of the music pool, one table row each. */
+enum pool_value { PV_TRACKS, PV_AGE, PV_REFRESHES, PV_FAILURES };
+static const struct {
+    const char *name, *type, *help;
+    enum pool_value v;
+} pool_fam[] = {
+    {"tempo_worker_music_pool_tracks", "gauge",
+     "Spotify tracks held in the pool, by genre (0: no pool yet).", PV_TRACKS},
+    {"tempo_worker_music_pool_age_seconds", "gauge",
+     "Age of the pool's tracks, by genre (absent while there is no pool).",
+     PV_AGE},
+    {"tempo_worker_music_pool_refreshes_total", "counter",
+     "Pool refreshes whose tracks were taken, by genre.", PV_REFRESHES},
+    {"tempo_worker_music_pool_refresh_failures_total", "counter",
+     "Pool refreshes that failed (the old pool, if any, kept serving), by "
+     "genre.",
+     PV_FAILURES},
+};
+
+static void render_music(struct tbuf *b)
+{
+    int64_t now = clock_mono_ms(), at;
+    size_t f;
+    int g;
+
+    if (!atomic_load_explicit(&pool_on, RELAXED))
+        return;
+    for (f = 0; f < NELEMS(pool_fam); f++) {
+        family(b, pool_fam[f].name, pool_fam[f].type, pool_fam[f].help);
+        for (g = 0; g < GENRE__COUNT; g++) {
+            long long fetched = atomic_load_explicit(&pool_fetched[g], RELAXED);
+            unsigned long v = 0;
+
+            switch (pool_fam[f].v) {
+            case PV_TRACKS:
+                v = atomic_load_explicit(&pool_tracks[g], RELAXED);
+                break;
+            case PV_AGE:
+                if (fetched > 0)
+                    tbuf_printf(b, "%s{genre=\"%s\"} %.3f\n", pool_fam[f].name,
+                                genre_name(g),
+                                (double)(now - fetched) / 1000.0);
+                continue;
+            case PV_REFRESHES:
+                v = atomic_load_explicit(&pool_refreshes[g], RELAXED);
+                break;
+            case PV_FAILURES:
+                v = atomic_load_explicit(&pool_failures[g], RELAXED);
+                break;
+            }
+            tbuf_printf(b, "%s{genre=\"%s\"} %lu\n", pool_fam[f].name,
+                        genre_name(g), v);
+        }
+    }
+    family(b, "tempo_worker_spotify_calls_total", "counter",
+           "HTTP requests sent to Spotify (retries included), by endpoint.");
+    for (f = 0; f < WM_SP__COUNT; f++)
+        tbuf_printf(
+            b, "tempo_worker_spotify_calls_total{endpoint=\"%s\"} %lu\n",
+            sp_call_names[f], atomic_load_explicit(&sp_calls[f], RELAXED));
+    family(b, "tempo_worker_spotify_rate_limited_total", "counter",
+           "Spotify searches not sent because a 429's Retry-After was "
+           "still running.");
+    tbuf_printf(b, "tempo_worker_spotify_rate_limited_total %lu\n",
+                atomic_load_explicit(&sp_gated, RELAXED));
+    family(b, "tempo_worker_spotify_retry_after_seconds", "gauge",
+           "Seconds until Spotify may be called again after a 429 (0: "
+           "now).");
+    at = atomic_load_explicit(&sp_retry_at, RELAXED);
+    tbuf_printf(b, "tempo_worker_spotify_retry_after_seconds %.3f\n",
+                at > now ? (double)(at - now) / 1000.0 : 0.0);
+}
+
 char *wmetrics_render(size_t *len)
 {
     struct tbuf b;
@@ -364,6 +488,7 @@ char *wmetrics_render(size_t *len)
     render_calls(&b);
     render_upstreams(&b);
     render_answers(&b);
+    render_music(&b);
     return tbuf_finish(&b, len);
 }
 

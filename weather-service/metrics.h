@@ -16,6 +16,7 @@
 #define TEMPO_WMETRICS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Upstream providers, the `provider` label.  NONE is not counted. */
 enum wmetrics_provider {
@@ -85,6 +86,29 @@ void wmetrics_breaker(int provider, enum wmetrics_breaker state);
 void wmetrics_cache(enum wmetrics_cache event);
 void wmetrics_degraded(void); /* answered from the catalog: music failed */
 void wmetrics_broker_connected(int connected);
+
+/* ---- Spotify and the music pool ------------------------------------------ */
+
+enum wmetrics_spotify_call {
+    WM_SP_TOKEN = 0, /* "token": POST /api/token */
+    WM_SP_SEARCH,    /* "search": GET /v1/search */
+    WM_SP__COUNT
+};
+
+/* n HTTP requests were sent to Spotify (retries included). */
+void wmetrics_spotify_calls(enum wmetrics_spotify_call endpoint, int n);
+/* A search not sent because a 429's Retry-After is still running. */
+void wmetrics_spotify_gated(void);
+/* The 429 gate is closed until at_ms (http_now_ms clock); 0: open. */
+void wmetrics_spotify_retry_at(int64_t at_ms);
+
+/* Marks the music pool as in use: only then its series are rendered. */
+void wmetrics_pool_enable(void);
+/* Genre g's pool now holds `tracks`, fetched at fetched_ms (http_now_ms
+ * clock; 0 = no pool). */
+void wmetrics_pool_set(int genre, size_t tracks, int64_t fetched_ms);
+/* A refresh of genre g's pool finished (ok: its tracks were taken). */
+void wmetrics_pool_refresh(int genre, int ok);
 
 /*
  * Renders the text exposition (format 0.0.4) into a new malloc'd string

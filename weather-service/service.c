@@ -34,9 +34,11 @@
 #include "http_client.h"
 #include "log.h"
 #include "metrics.h"
+#include "music_pool.h"
 #include "nameko.h"
 #include "open_meteo.h"
 #include "owm.h"
+#include "rng.h"
 #include "spotify.h"
 #include "validate.h"
 
@@ -49,6 +51,7 @@ struct service {
     struct owm *owm;
     struct open_meteo *om;
     struct spotify *spotify;
+    struct music_pool *pool; /* with spotify: its tracks per genre */
     struct catalog *catalog;
     atomic_int aborted; /* service_abort: no more upstream work */
 };
@@ -71,6 +74,9 @@ struct service_plan {
     char key[CACHE_KEY_MAX];
     int have_weather; /* weather came from the cache in plan_ready */
     struct weather_report weather;
+    int have_tracks; /* music settled in plan_ready (pool or degraded) */
+    json_t *tracks;  /* from the pool, or NULL for the catalog */
+    char music_err[256];
 };
 
 static int playlist_prepare(struct service *svc, struct service_plan *p,
@@ -92,6 +98,52 @@ static const struct method {
      (const char *const[]){"city", "lat", "lon", "country", NULL},
      playlist_prepare, playlist_ready, playlist_run},
 };
+
+/* Randomness for samples: tempo's one source (common/rng). */
+static uint64_t pool_random(void *unused)
+{
+    (void)unused;
+    return rng_u64();
+}
+
+struct pool_fill {
+    struct mp_builder *b;
+};
+
+static int pool_add(void *ctx, const struct spotify_track *t)
+{
+    struct pool_fill *pf = ctx;
+    struct mp_track mt = {t->name, t->uri, t->url, t->artists, t->nartists};
+
+    return mp_builder_add(pf->b, &mt) < 0 ? TEMPO_EINTERNAL : 0;
+}
+
+/* The pool's fetch: Spotify search pages for genre g. */
+static int pool_fetch(void *ctx, enum genre g, size_t want, int64_t deadline_ms,
+                      struct mp_builder *b, struct music_pool_fetch_result *res,
+                      char *err, size_t errlen)
+{
+    struct service *svc = ctx;
+    struct spotify_fetch_stats st;
+    struct pool_fill pf = {b};
+    int rc;
+
+    rc = spotify_fetch(svc->spotify, g, want, deadline_ms, pool_add, &pf, &st,
+                       err, errlen);
+    res->wanted = st.wanted;
+    res->pages_failed = st.pages_failed;
+    res->retry_at_ms = spotify_retry_at(svc->spotify);
+    if (rc != 0 || st.pages_failed > 0)
+        log_warn("spotify pool refresh for %s: %zu tracks from %zu of %zu "
+                 "pages%s%s",
+                 genre_name(g), mp_builder_count(b), st.pages - st.pages_failed,
+                 st.pages, rc != 0 ? ": " : "", rc != 0 ? err : "");
+    else
+        log_info("spotify pool refresh for %s: %zu tracks from %zu pages "
+                 "(%ld results)",
+                 genre_name(g), mp_builder_count(b), st.pages, st.total);
+    return rc;
+}
 
 static const char *weather_source(const struct config *cfg)
 {
@@ -139,8 +191,23 @@ struct service *service_create(const struct config *cfg, char *err,
         svc->om = open_meteo_create(cfg);
     if (cfg->music_provider == MUSIC_SPOTIFY)
         svc->spotify = spotify_create(cfg);
+    if (svc->spotify != NULL) {
+        spotify_set_abort(svc->spotify, &svc->aborted);
+        struct music_pool_opts po = {0};
+        int64_t attempt =
+            (int64_t)cfg->upstream_timeout_ms * (1 + cfg->upstream_retries);
+
+        po.ttl_ms = (int64_t)cfg->music_pool_ttl_s * 1000;
+        po.target = MUSIC_POOL_TRACKS;
+        /* A refresh is two rounds: its first page, then the others. */
+        po.fetch_budget_ms = 2 * attempt + 1000;
+        po.fetch = pool_fetch;
+        po.fetch_ctx = svc;
+        svc->pool = music_pool_create(&po);
+    }
     if ((svc->owm == NULL && svc->om == NULL) ||
-        (cfg->music_provider == MUSIC_SPOTIFY && svc->spotify == NULL)) {
+        (cfg->music_provider == MUSIC_SPOTIFY &&
+         (svc->spotify == NULL || svc->pool == NULL))) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -151,11 +218,12 @@ struct service *service_create(const struct config *cfg, char *err,
     snprintf(murl, sizeof(murl), "%s", cfg->spotify_api_url);
     cfg_mask_url(murl);
     log_info("weather provider %s (%s), music provider %s%s%s%s, "
-             "weather cache %ld s, playlist size %ld",
+             "weather cache %ld s, playlist size %ld%s",
              weather_source(cfg), wurl, svc->spotify ? "spotify" : "catalog",
              svc->spotify ? " (" : "", svc->spotify ? murl : "",
              svc->spotify ? ", catalog fallback)" : "",
-             cfg->weather_cache_ttl_s, cfg->playlist_size);
+             cfg->weather_cache_ttl_s, cfg->playlist_size,
+             svc->spotify ? ", spotify track pool per genre" : "");
     return svc;
 fail:
     service_destroy(svc);
@@ -166,6 +234,7 @@ void service_destroy(struct service *svc)
 {
     if (svc == NULL)
         return;
+    music_pool_destroy(svc->pool); /* its refreshers use spotify */
     spotify_destroy(svc->spotify);
     owm_destroy(svc->owm);
     open_meteo_destroy(svc->om);
@@ -377,6 +446,7 @@ void service_plan_free(struct service_plan *p)
     if (p == NULL)
         return;
     json_decref(p->kwargs);
+    json_decref(p->tracks);
     free(p);
 }
 
@@ -544,16 +614,44 @@ static int playlist_prepare(struct service *svc, struct service_plan *p,
     return rc != 0 ? TEMPO_EINVAL : 0;
 }
 
-/* Weather from a fresh cache entry, music from the built-in catalog: no
- * upstream call, no wait. */
+/* Music without waiting: the genre's pool when it has one, the catalog
+ * (degraded) while its failed first fetch backs off.  Returns
+ * MUSIC_POOL_WOULD_BLOCK when a first fetch must be waited for. */
+static int pool_tracks(struct service *svc, struct service_plan *p,
+                       enum genre g, int wait, int64_t deadline_ms)
+{
+    int rc;
+
+    rc = music_pool_sample(svc->pool, g, (size_t)svc->cfg->playlist_size, wait,
+                           deadline_ms, pool_random, NULL, &p->tracks,
+                           p->music_err, sizeof(p->music_err));
+    if (rc == MUSIC_POOL_WOULD_BLOCK)
+        return rc;
+    if (rc == MUSIC_POOL_UNAVAILABLE) /* logged once by the refresher */
+        log_debug("music provider unavailable (%s); serving the built-in "
+                  "catalog",
+                  p->music_err);
+    else if (rc != 0)
+        log_warn("music provider failed (%s); serving the built-in catalog",
+                 p->music_err);
+    p->have_tracks = 1;
+    return 0;
+}
+
+/* Weather from a fresh cache entry, music from the built-in catalog or a
+ * warm track pool: no upstream call, no wait. */
 static int playlist_ready(struct service *svc, struct service_plan *p)
 {
-    if (svc->spotify != NULL)
-        return 0;
+    enum genre g;
+
     if (cache_peek(svc->cache, p->key, &p->weather) != 0)
         return 0;
     p->have_weather = 1;
-    return 1;
+    if (svc->pool == NULL)
+        return 1;
+    if (genre_from_celsius(p->weather.temp_c, &g) != 0)
+        return 1; /* playlist_run reports the garbage */
+    return pool_tracks(svc, p, g, 0, 0) == 0;
 }
 
 static int playlist_run(struct service_worker *w, struct service_plan *p,
@@ -590,17 +688,15 @@ static int playlist_run(struct service_worker *w, struct service_plan *p,
         return fault(f, TEMPO_EUPSTREAM, "weather provider answered garbage",
                      NULL);
 
-    if (svc->spotify != NULL) {
-        rc = spotify_tracks(svc->spotify, w->hc, g, (size_t)cfg->playlist_size,
-                            phase_deadline(w, p), &tracks, err, sizeof(err));
-        if (rc == 0) {
+    if (svc->pool != NULL) {
+        if (!p->have_tracks)
+            pool_tracks(svc, p, g, 1, phase_deadline(w, p));
+        tracks = p->tracks;
+        p->tracks = NULL;
+        if (tracks != NULL)
             music = "spotify";
-        } else {
-            log_warn("music provider failed (%s); serving the built-in "
-                     "catalog",
-                     err);
+        else
             degraded = 1;
-        }
     }
     if (tracks == NULL)
         tracks = catalog_sample(svc->catalog, g, (size_t)cfg->playlist_size);

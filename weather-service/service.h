@@ -3,8 +3,9 @@
  *
  * The worker's AMQP loop hands each decoded call to service_call() on one of
  * its threads and publishes whatever comes back.  One `struct service` is
- * shared by all threads (providers, caches, Spotify token: thread-safe
- * inside); each thread owns one `struct service_worker` (its CURL handle).
+ * shared by all threads (providers, caches, Spotify token and track pool:
+ * thread-safe inside); each thread owns one `struct service_worker` (its CURL
+ * handle).
  */
 #ifndef TEMPO_SERVICE_H
 #define TEMPO_SERVICE_H
@@ -34,8 +35,7 @@ struct trace;
 
 /* The trace context of the call this thread serves next (borrowed until
  * cleared with NULL): its upstream requests carry a child traceparent. */
-void service_worker_set_trace(struct service_worker *w,
-                              const struct trace *t);
+void service_worker_set_trace(struct service_worker *w, const struct trace *t);
 
 /* Why a call failed, ready for a Nameko error envelope. */
 struct service_fault {
@@ -55,8 +55,11 @@ struct service_fault {
  *   service_plan_ready (the AMQP thread) says whether the plan can be
  *                     answered from memory alone: its weather is a fresh
  *                     cache hit (copied into the plan) and its music needs
- *                     no upstream call.  Then service_run never blocks and
- *                     the AMQP thread answers the call itself;
+ *                     no upstream call (the built-in catalog, the genre's
+ *                     Spotify track pool, or the catalog, degraded, while
+ *                     a failed first fetch of the pool backs off).  Then
+ *                     service_run never blocks and the AMQP thread answers
+ *                     the call itself;
  *   service_run       (a pool thread, or the AMQP thread when ready) does
  *                     the upstream work and builds the reply object.
  */

@@ -91,8 +91,10 @@ void places_london(struct place *out); /* sample place for fault bodies */
 
 /* ---- fake_server.c: state, routing, faults, control ---------------- */
 
+#define SPOTIFY_GENRES_MAX 16 /* genres with their own search total */
+
 struct fake_config { /* frozen before the daemon starts */
-    long port, latency_ms, slow_ms, token_ttl_s;
+    long port, latency_ms, slow_ms, token_ttl_s, spotify_total;
     const char *owm_key, *spotify_id, *spotify_secret;
 };
 
@@ -124,6 +126,9 @@ void server_sleep(struct server *srv, long ms); /* cut short by stop */
  * /_fake/expire-tokens) and, if serial is not NULL, a fresh serial. */
 void server_token_state(struct server *srv, uint64_t *key, uint64_t *epoch,
                         uint64_t *serial);
+/* Search results of a genre: --spotify-total unless /_fake/spotify set
+ * one for it (case-insensitive). */
+long server_spotify_total(struct server *srv, const char *genre);
 
 void reply_json(struct reply *r, unsigned status, json_t *j); /* steals */
 void reply_text(struct reply *r, unsigned status, const char *text);

@@ -25,6 +25,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/types.h>
 #include <time.h>
@@ -35,6 +36,7 @@
 #define LAST_MAX 4096 /* bytes of raw query kept per label */
 #define FAULTS_MAX 1024
 #define FAULT_PATH_MAX 256
+#define TIMES_MAX 256 /* arrival times kept per label */
 #define DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(12))
 
 enum api { API_OWM, API_METEO, API_ACCOUNTS, API_SPOTIFY, API_NONE };
@@ -52,7 +54,8 @@ struct fault {
     enum body_kind body;
     long retry_after;  /* -1: none (a 429 still gets 1) */
     long delay_ms;
-    long remaining;
+    long remaining;    /* count-based faults */
+    uint64_t until_ms; /* window faults: every request until then */
 };
 
 struct server {
@@ -65,6 +68,12 @@ struct server {
     long long count[R_COUNT];
     char *last[R_COUNT];
     char *last_trace[R_COUNT]; /* traceparent of the last request */
+    uint64_t start_ms;                  /* for arrival times */
+    uint64_t times[R_COUNT][TIMES_MAX]; /* ring of arrival times */
+    long long ntimes[R_COUNT];
+    long spotify_total[SPOTIFY_GENRES_MAX]; /* -1: the default */
+    char spotify_genre[SPOTIFY_GENRES_MAX][32];
+    size_t n_genres;
     struct fault *faults, *faults_tail;
     size_t n_faults;
     uint64_t token_key, token_epoch, token_serial;
@@ -139,6 +148,7 @@ struct server *server_create(const struct fake_config *cfg)
         return NULL;
     srv->cfg = *cfg;
     srv->latency_ms = cfg->latency_ms;
+    srv->start_ms = fu_now_ms();
     if (getrandom(&key, sizeof key, 0) != (ssize_t)sizeof key)
         key = fu_now_ms() ^ ((uint64_t)getpid() << 32);
     srv->token_key = fu_mix64(key);
@@ -236,13 +246,28 @@ void server_token_state(struct server *srv, uint64_t *key, uint64_t *epoch,
 static bool faults_take(struct server *srv, const char *label,
                         const char *path, struct fault *out)
 {
-    struct fault *prev = NULL;
+    struct fault *prev = NULL, *next;
+    uint64_t now = fu_now_ms();
 
-    for (struct fault *f = srv->faults; f != NULL; prev = f, f = f->next) {
-        if (strcmp(f->path, label) != 0 && strcmp(f->path, path) != 0)
+    for (struct fault *f = srv->faults; f != NULL; f = next) {
+        next = f->next;
+        if (f->until_ms != 0 && now >= f->until_ms) { /* window over */
+            if (prev != NULL)
+                prev->next = next;
+            else
+                srv->faults = next;
+            if (srv->faults_tail == f)
+                srv->faults_tail = prev;
+            srv->n_faults--;
+            free(f);
             continue;
+        }
+        if (strcmp(f->path, label) != 0 && strcmp(f->path, path) != 0) {
+            prev = f;
+            continue;
+        }
         *out = *f;
-        if (--f->remaining > 0)
+        if (f->until_ms != 0 || --f->remaining > 0)
             return true;
         if (prev != NULL)
             prev->next = f->next;
@@ -263,7 +288,19 @@ static long long faults_pending(const struct server *srv)
     long long n = 0;
 
     for (const struct fault *f = srv->faults; f != NULL; f = f->next)
-        n += f->remaining;
+        if (f->until_ms == 0)
+            n += f->remaining;
+    return n;
+}
+
+/* Caller holds the lock.  Window faults not yet over. */
+static long long fault_windows(const struct server *srv)
+{
+    uint64_t now = fu_now_ms();
+    long long n = 0;
+
+    for (const struct fault *f = srv->faults; f != NULL; f = f->next)
+        n += f->until_ms != 0 && now < f->until_ms;
     return n;
 }
 
@@ -367,6 +404,7 @@ static void serve_api(const struct call *c, struct reply *r)
     pthread_mutex_lock(&srv->lock);
     srv->total++;
     srv->count[id]++;
+    srv->times[id][srv->ntimes[id]++ % TIMES_MAX] = fu_now_ms();
     if (last != NULL) {
         free(srv->last[id]);
         srv->last[id] = last;
@@ -406,6 +444,7 @@ static const char *fault_parse(const struct call *c, struct fault *f)
     const char *retry = fu_args_get(c->q, "retry_after");
     const char *body = fu_args_get(c->q, "body");
     const char *delay = fu_args_get(c->q, "delay_ms");
+    const char *window = fu_args_get(c->q, "duration_ms");
     long v;
 
     f->remaining = 1;
@@ -434,6 +473,13 @@ static const char *fault_parse(const struct call *c, struct fault *f)
         return "retry_after must be 0..86400";
     if (delay != NULL && !fu_parse_long(delay, 0, 600000, &f->delay_ms))
         return "delay_ms must be 0..600000";
+    if (window != NULL) {
+        if (count != NULL)
+            return "give count or duration_ms, not both";
+        if (!fu_parse_long(window, 1, 3600000, &v))
+            return "duration_ms must be 1..3600000";
+        f->until_ms = fu_now_ms() + (uint64_t)v;
+    }
     if (status == NULL && body == NULL && delay == NULL)
         return "give status, body or delay_ms";
     return NULL;
@@ -500,6 +546,7 @@ static void ctl_requests(const struct call *c, struct reply *r)
     struct server *srv = c->srv;
     json_t *paths = json_object(), *last = json_object(), *j;
     json_t *traces = json_object();
+    json_t *times = json_object();
 
     pthread_mutex_lock(&srv->lock);
     for (int i = 0; i < R_COUNT && paths != NULL && last != NULL; i++) {
@@ -514,13 +561,75 @@ static void ctl_requests(const struct call *c, struct reply *r)
             json_object_set_new(last, routes[i].label,
                                 json_string(srv->last[i]));
     }
-    j = json_pack("{s:I,s:o,s:o,s:o,s:I,s:I}", "total",
+    for (int i = 0; i < R_COUNT && times != NULL; i++) {
+        long long n = srv->ntimes[i], first = n > TIMES_MAX ? n - TIMES_MAX : 0;
+        json_t *arr = json_array();
+
+        if (n == 0 || arr == NULL) {
+            json_decref(arr);
+            continue;
+        }
+        for (long long k = first; k < n; k++)
+            json_array_append_new(
+                arr, json_integer((json_int_t)(srv->times[i][k % TIMES_MAX] -
+                                               srv->start_ms)));
+        json_object_set_new(times, routes[i].label, arr);
+    }
+    j = json_pack("{s:I,s:o,s:o,s:o,s:o,s:I,s:I,s:I}", "total",
                   (json_int_t)srv->total, "paths", paths, "last", last,
-                  "traceparent", traces, "faults_pending",
-                  (json_int_t)faults_pending(srv), "latency_ms",
+                  "traceparent", traces, "times", times, "faults_pending",
+                  (json_int_t)faults_pending(srv), "fault_windows",
+                  (json_int_t)fault_windows(srv), "latency_ms",
                   (json_int_t)srv->latency_ms);
     pthread_mutex_unlock(&srv->lock);
     reply_json(r, 200, j);
+}
+
+long server_spotify_total(struct server *srv, const char *genre)
+{
+    long total = srv->cfg.spotify_total;
+
+    pthread_mutex_lock(&srv->lock);
+    for (size_t i = 0; i < srv->n_genres; i++)
+        if (strcasecmp(srv->spotify_genre[i], genre) == 0)
+            total = srv->spotify_total[i];
+    pthread_mutex_unlock(&srv->lock);
+    return total;
+}
+
+static void ctl_spotify(const struct call *c, struct reply *r)
+{
+    struct server *srv = c->srv;
+    const char *genre = fu_args_get(c->q, "genre");
+    long total;
+    size_t i;
+
+    if (genre == NULL || genre[0] == '\0' || strlen(genre) >= 32) {
+        reply_json(r, 400, ctl_error("genre must be 1..31 bytes"));
+        return;
+    }
+    if (!fu_parse_long(fu_args_get(c->q, "total"), 0, 100000, &total)) {
+        reply_json(r, 400, ctl_error("total must be 0..100000"));
+        return;
+    }
+    pthread_mutex_lock(&srv->lock);
+    for (i = 0; i < srv->n_genres; i++)
+        if (strcasecmp(srv->spotify_genre[i], genre) == 0)
+            break;
+    if (i == srv->n_genres && i < SPOTIFY_GENRES_MAX) {
+        snprintf(srv->spotify_genre[i], sizeof(srv->spotify_genre[i]), "%s",
+                 genre);
+        srv->n_genres++;
+    }
+    if (i < srv->n_genres)
+        srv->spotify_total[i] = total;
+    pthread_mutex_unlock(&srv->lock);
+    if (i >= SPOTIFY_GENRES_MAX) {
+        reply_json(r, 400, ctl_error("too many genres"));
+        return;
+    }
+    reply_json(r, 200, json_pack("{s:b,s:s,s:I}", "ok", 1, "genre", genre,
+                                 "total", (json_int_t)total));
 }
 
 static void ctl_reset(const struct call *c, struct reply *r)
@@ -531,11 +640,13 @@ static void ctl_reset(const struct call *c, struct reply *r)
     srv->total = 0;
     for (int i = 0; i < R_COUNT; i++) {
         srv->count[i] = 0;
+        srv->ntimes[i] = 0;
         free(srv->last[i]);
         srv->last[i] = NULL;
         free(srv->last_trace[i]);
         srv->last_trace[i] = NULL;
     }
+    srv->n_genres = 0;
     faults_clear(srv);
     srv->latency_ms = srv->cfg.latency_ms;
     pthread_mutex_unlock(&srv->lock);
@@ -551,6 +662,7 @@ static const struct {
     {"/_fake/expire-tokens", "POST", ctl_expire},
     {"/_fake/requests", "GET", ctl_requests},
     {"/_fake/reset", "POST", ctl_reset},
+    {"/_fake/spotify", "POST", ctl_spotify},
 };
 
 static void serve_control(const struct call *c, struct reply *r)

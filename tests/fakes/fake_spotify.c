@@ -20,7 +20,61 @@
 #include <strings.h>
 
 #define TOKEN_LEN 69 /* "fake." + 4 * 16 hex digits */
-#define SEARCH_TOTAL 1000
+#define OFFSET_MAX 1000 /* Spotify's cap on search offsets */
+
+/* The markets Spotify lists in available_markets (2024). */
+static const char *const markets[] = {
+    "AR", "AU", "AT", "BE", "BO", "BR", "BG", "CA", "CL", "CO", "CR", "CY",
+    "CZ", "DK", "DO", "DE", "EC", "EE", "SV", "FI", "FR", "GR", "GT", "HN",
+    "HK", "HU", "IS", "IE", "IT", "LV", "LT", "LU", "MY", "MT", "MX", "NL",
+    "NZ", "NI", "NO", "PA", "PY", "PE", "PH", "PL", "PT", "SG", "SK", "ES",
+    "SE", "CH", "TW", "TR", "UY", "US", "GB", "AD", "LI", "MC", "ID", "JP",
+    "TH", "VN", "RO", "IL", "ZA", "SA", "AE", "BH", "QA", "OM", "KW", "EG",
+    "MA", "DZ", "TN", "LB", "JO", "PS", "IN", "BY", "KZ", "MD", "UA", "AL",
+    "BA", "HR", "ME", "MK", "RS", "SI", "KR", "BD", "PK", "LK", "GH", "KE",
+    "NG", "TZ", "UG", "AG", "AM", "BS", "BB", "BZ", "BT", "BW", "BF", "CV",
+    "CW", "DM", "FJ", "GM", "GE", "GD", "GW", "GY", "HT", "JM", "KI", "LS",
+    "LR", "MW", "MV", "ML", "MH", "FM", "NA", "NR", "NE", "PW", "PG", "WS",
+    "SM", "ST", "SN", "SC", "SL", "SB", "KN", "LC", "VC", "SR", "TL", "TO",
+    "TT", "TV", "VU", "AZ", "BN", "BI", "KH", "CM", "TD", "KM", "GQ", "SZ",
+    "GA", "GN", "KG", "LA", "MO", "MR", "MN", "NP", "RW", "TG", "UZ", "ZW",
+    "BJ", "MG", "MU", "MZ", "AO", "CI", "DJ", "ZM", "CD", "CG", "IQ", "LY",
+    "TJ", "VE", "ET", "XK"};
+
+/* New array of every market, or NULL. */
+static json_t *markets_json(void)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; a != NULL && i < sizeof markets / sizeof markets[0];
+         i++)
+        if (json_array_append_new(a, json_string(markets[i])) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
+
+/* New array of the three sizes of cover art Spotify lists, or NULL. */
+static json_t *images_json(const char *album_id)
+{
+    static const int sizes[] = {640, 300, 64};
+    json_t *a = json_array();
+
+    for (size_t i = 0; a != NULL && i < 3; i++) {
+        char url[96];
+
+        snprintf(url, sizeof url, "https://i.scdn.co/image/ab67616d%04x%s",
+                 sizes[i], album_id);
+        if (json_array_append_new(a, json_pack("{s:i,s:s,s:i}", "height",
+                                               sizes[i], "url", url, "width",
+                                               sizes[i])) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
 
 json_t *spotify_error(unsigned status, const char *msg)
 {
@@ -180,20 +234,22 @@ static void base62_id(uint64_t seed, char out[23])
     out[22] = '\0';
 }
 
-/* New track object number idx of genre; display is the capitalised
- * genre used in names.  NULL when out of memory. */
+/* New track object number idx of genre, with the fields a real search
+ * item has; display is the capitalised genre used in names.  NULL when
+ * out of memory. */
 static json_t *track_json(const char *genre, const char *display, long idx)
 {
     uint64_t g = fu_hash_lower(genre);
     long artist = idx % 50 + 1;
-    char id[23], album_id[23], artist_id[23];
-    char *s[8] = {NULL};
-    json_t *j = NULL;
+    char id[23], album_id[23], artist_id[23], isrc[16];
+    char *s[12] = {NULL};
+    json_t *j = NULL, *artists = NULL;
     bool ok = true;
 
     base62_id(g ^ fu_mix64((uint64_t)idx), id);
     base62_id(g ^ fu_mix64(0x10000u + (uint64_t)idx / 10), album_id);
     base62_id(fu_mix64(0x20000u + (uint64_t)artist), artist_id);
+    snprintf(isrc, sizeof isrc, "QZFZ2%07ld", idx % 10000000);
     s[0] = fmt("%s Song %ld", display, idx);
     s[1] = fmt("%s Album %ld", display, idx / 10);
     s[2] = fmt("Artist %ld", artist);
@@ -202,24 +258,37 @@ static json_t *track_json(const char *genre, const char *display, long idx)
     s[5] = fmt("spotify:track:%s", id);
     s[6] = fmt("spotify:artist:%s", artist_id);
     s[7] = fmt("spotify:album:%s", album_id);
-    for (int i = 0; i < 8; i++)
+    s[8] = fmt("https://api.spotify.com/v1/tracks/%s", id);
+    s[9] = fmt("https://api.spotify.com/v1/artists/%s", artist_id);
+    s[10] = fmt("https://api.spotify.com/v1/albums/%s", album_id);
+    s[11] = fmt("https://open.spotify.com/album/%s", album_id);
+    for (int i = 0; i < 12; i++)
         ok = ok && s[i] != NULL;
+    /* The same artist object appears in the album and in the track. */
     if (ok)
+        artists = json_pack("[{s:{s:s},s:s,s:s,s:s,s:s,s:s}]",
+                            "external_urls", "spotify", s[4], "href", s[9],
+                            "id", artist_id, "name", s[2], "type", "artist",
+                            "uri", s[6]);
+    if (artists != NULL)
         j = json_pack(
-            "{s:{s:s,s:s,s:s,s:s,s:s,s:i,s:[]},"
-            "s:[{s:{s:s},s:s,s:s,s:s,s:s}],s:i,s:i,s:b,s:{s:s},s:s,s:b,"
-            "s:s,s:i,s:n,s:i,s:s,s:s}",
-            "album", "album_type", "album", "id", album_id, "name", s[1],
-            "release_date", "2020-01-01", "uri", s[7], "total_tracks", 10,
-            "images",
-            "artists", "external_urls", "spotify", s[4], "id", artist_id,
-            "name", s[2], "type", "artist", "uri", s[6],
+            "{s:{s:s,s:O,s:o?,s:{s:s},s:s,s:s,s:o?,s:s,s:s,s:s,s:i,s:s,s:s},"
+            "s:O,s:o?,s:i,s:i,s:b,s:{s:s},s:{s:s},s:s,s:s,s:b,s:s,s:i,s:n,"
+            "s:i,s:s,s:s}",
+            "album", "album_type", "album", "artists", artists,
+            "available_markets", markets_json(), "external_urls", "spotify",
+            s[11], "href", s[10], "id", album_id,
+            "images", images_json(album_id), "name", s[1], "release_date",
+            "2020-01-01", "release_date_precision", "day", "total_tracks", 10,
+            "type", "album", "uri", s[7],
+            "artists", artists, "available_markets", markets_json(),
             "disc_number", 1, "duration_ms", 200000, "explicit", 0,
-            "external_urls", "spotify", s[3], "id", id, "is_local", 0,
-            "name", s[0], "popularity", 50, "preview_url",
-            "track_number", (int)(idx % 10 + 1), "type", "track",
-            "uri", s[5]);
-    for (int i = 0; i < 8; i++)
+            "external_ids", "isrc", isrc, "external_urls", "spotify", s[3],
+            "href", s[8], "id", id, "is_local", 0, "name", s[0],
+            "popularity", 50, "preview_url", "track_number",
+            (int)(idx % 10 + 1), "type", "track", "uri", s[5]);
+    json_decref(artists);
+    for (int i = 0; i < 12; i++)
         free(s[i]);
     return j;
 }
@@ -324,7 +393,7 @@ static const char *search_params(const struct call *c, long *limit,
 
 void spotify_handle_search(const struct call *c, struct reply *r)
 {
-    long limit = 10, offset = 0;
+    long limit = 10, offset = 0, total, reach;
     char *genre = NULL, *display = NULL, *href = NULL, *next = NULL;
     char *prev = NULL;
     const char *q;
@@ -337,8 +406,11 @@ void spotify_handle_search(const struct call *c, struct reply *r)
         return;
     genre = genre_of(q);
     display = genre != NULL ? strdup(genre) : NULL;
+    total = genre != NULL ? server_spotify_total(c->srv, genre) : 0;
+    /* Like Spotify: results past the offset cap are out of reach. */
+    reach = total < OFFSET_MAX ? total : OFFSET_MAX;
     href = search_url(c, q, offset, limit);
-    if (offset + limit < SEARCH_TOTAL)
+    if (offset + limit < reach)
         next = search_url(c, q, offset + limit, limit);
     if (offset > 0)
         prev = search_url(c, q, offset > limit ? offset - limit : 0, limit);
@@ -346,14 +418,13 @@ void spotify_handle_search(const struct call *c, struct reply *r)
         display[0] = (char)toupper((unsigned char)display[0]);
         items = json_array();
     }
-    for (long i = 0; items != NULL && i < limit && offset + i < SEARCH_TOTAL;
-         i++)
+    for (long i = 0; items != NULL && i < limit && offset + i < reach; i++)
         json_array_append_new(items, track_json(genre, display, offset + i));
     reply_json(r, 200, items == NULL ? NULL : json_pack(
         "{s:{s:s,s:I,s:s?,s:I,s:s?,s:I,s:o}}", "tracks", "href", href,
         "limit", (json_int_t)limit, "next", next, "offset",
         (json_int_t)offset, "previous", prev, "total",
-        (json_int_t)SEARCH_TOTAL, "items", items));
+        (json_int_t)total, "items", items));
     free(genre);
     free(display);
     free(href);

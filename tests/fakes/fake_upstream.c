@@ -7,8 +7,9 @@
  * CLI
  *   fake-upstream --port N [--latency-ms N] [--slow-ms N] [--owm-key K]
  *                 [--spotify-id I] [--spotify-secret S] [--token-ttl-s N]
+ *                 [--spotify-total N]
  *   Defaults: latency 0, slow 3000, key "test-key", id "test-id", secret
- *   "test-secret", token TTL 3600.  "--opt=value" works too.  --port 0
+ *   "test-secret", token TTL 3600, 1000 search results per genre.  "--opt=value" works too.  --port 0
  *   picks a free port.  Binds 127.0.0.1 only.  Once listening it prints
  *   exactly one line "READY <port>" to stdout; SIGTERM/SIGINT stop it
  *   (sleeping requests are woken, exit status 0).  Bad usage: exit 2.
@@ -26,6 +27,11 @@
  *                           Basic (or client_id/client_secret in the form).
  *   GET  /v1/search         Spotify: q=genre:<g>, type=track, limit 1..10
  *                           (default 10), offset 0..1000, Bearer token.
+ *                           tracks.total is the genre's result count;
+ *                           items past it are absent.  Items carry the
+ *                           real fields (album with images and
+ *                           available_markets, external_ids, ...), so a
+ *                           page of 10 is ~27 KB like Spotify's.
  *   Query parameters: first occurrence wins, '+' and %XX are decoded.
  *
  * Temperature model (deterministic)
@@ -62,6 +68,9 @@
  *       garbage = truncated JSON, wrongtype = valid JSON with wrong types,
  *       empty = no body.  delay_ms sleeps first; with neither status nor
  *       body (or status=200) the request is then answered normally.
+ *       With duration_ms=D instead of count, every matching request for
+ *       the next D ms takes the fault (an outage or a 429 storm); such
+ *       windows are reported as "fault_windows", not in faults_pending.
  *       P is an exact path or one of the labels "/v1/search(geocoding)" /
  *       "/v1/search(spotify)"; a label matches only that API, "/v1/search"
  *       matches both.  Faults queue FIFO: each request takes the oldest
@@ -70,15 +79,21 @@
  *   POST /_fake/latency?ms=N      set the global latency
  *   POST /_fake/expire-tokens     every token issued so far now answers
  *                                 401 "The access token expired"
+ *   POST /_fake/spotify?genre=G&total=N  the search total of genre G
+ *                                 (0..100000; items stop there)
  *   GET  /_fake/requests          {"total":N,"paths":{label:count},
  *       "last":{label:"raw query"},"traceparent":{label:"header"},
- *       "faults_pending":F,"latency_ms":L}
+ *       "times":{label:[ms,...]},"faults_pending":F,"fault_windows":W,
+ *       "latency_ms":L}
+ *       "times" holds the arrival times (ms since the fake started) of the
+ *       last 256 requests per label, oldest first.
  *       Labels are the paths, except "/v1/search(geocoding)" and
  *       "/v1/search(spotify)", and "(unknown)" for every other path.
  *       Raw queries are kept as sent (first 4 KiB, bytes outside
  *       printable ASCII as %XX).  Only the last query per label is kept.
  *   POST /_fake/reset             zero counters, drop faults, latency back
- *                                 to --latency-ms (tokens stay valid)
+ *                                 to --latency-ms, genre totals back to
+ *                                 --spotify-total (tokens stay valid)
  *
  * DESIGN
  *   libmicrohttpd runs one thread per connection (internal polling
@@ -288,7 +303,7 @@ static void usage(FILE *out) /* --help */
 {
     fputs("usage: fake-upstream --port N [--latency-ms N] [--slow-ms N]\n"
           "         [--owm-key K] [--spotify-id I] [--spotify-secret S]\n"
-          "         [--token-ttl-s N]\n"
+          "         [--token-ttl-s N] [--spotify-total N]\n"
           "Prints \"READY <port>\" once listening on 127.0.0.1 (--port 0\n"
           "picks a free port); SIGTERM/SIGINT stop it.  The endpoints,\n"
           "magic city names and /_fake/ control API are described at the\n"
@@ -310,14 +325,15 @@ static int parse_cli(int argc, char **argv, struct fake_config *cfg)
         {"--latency-ms", &cfg->latency_ms, NULL, 0, 600000},
         {"--slow-ms", &cfg->slow_ms, NULL, 0, 600000},
         {"--token-ttl-s", &cfg->token_ttl_s, NULL, 0, 31536000},
+        {"--spotify-total", &cfg->spotify_total, NULL, 0, 100000},
         {"--owm-key", NULL, &cfg->owm_key, 0, 0},
         {"--spotify-id", NULL, &cfg->spotify_id, 0, 0},
         {"--spotify-secret", NULL, &cfg->spotify_secret, 0, 0},
     };
     const size_t n_opts = sizeof opts / sizeof opts[0];
 
-    *cfg = (struct fake_config){-1, 0, 3000, 3600, "test-key", "test-id",
-                                "test-secret"};
+    *cfg = (struct fake_config){-1,   0,          3000,     3600,
+                                1000, "test-key", "test-id", "test-secret"};
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *eq = strchr(arg, '='), *val;
         size_t len = eq != NULL ? (size_t)(eq - arg) : strlen(arg);

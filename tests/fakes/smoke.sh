@@ -143,7 +143,32 @@ if awk "BEGIN {exit !($t >= 0.14)}"; then echo "ok   latency.applied"; else
 check requests 200 '"/v1/search(spotify)":2' "$B/_fake/requests"
 check requests.last 200 '"/data/2.5/weather":"q=London&appid=test-key&units=metric"' "$B/_fake/requests"
 check reset 200 '"ok":true' -X POST "$B/_fake/reset"
-check requests.zero 200 '{"total":0,"paths":{},"last":{},"traceparent":{},"faults_pending":0,"latency_ms":0}' "$B/_fake/requests"
+check requests.zero 200 '{"total":0,"paths":{},"last":{},"traceparent":{},"times":{},"faults_pending":0,"fault_windows":0,"latency_ms":0}' "$B/_fake/requests"
+
+# Genre totals, realistic items, fault windows, arrival times (tokens live
+# 2 s here: a fresh one per group)
+A="Authorization: Bearer $(token)"
+check search.total 200 '"total":1000,' -H "$A" "$B/v1/search?q=genre:pop&type=track&limit=1"
+check search.markets 200 '"available_markets":["AR","AU",' -H "$A" "$B/v1/search?q=genre:pop&type=track&limit=1"
+check genre.set 200 '"total":13' -X POST "$B/_fake/spotify?genre=Pop&total=13"
+check genre.total 200 '"total":13,' -H "$A" "$B/v1/search?q=genre:pop&type=track&limit=1"
+check genre.end 200 '"items":[]' -H "$A" "$B/v1/search?q=genre:pop&type=track&limit=10&offset=20"
+check genre.other 200 '"total":1000,' -H "$A" "$B/v1/search?q=genre:rock&type=track&limit=1"
+check genre.bad 400 '"error"' -X POST "$B/_fake/spotify?genre=pop&total=x"
+A="Authorization: Bearer $(token)"
+check window.add 200 '"faults_pending":0' -X POST "$B/_fake/fault?path=/v1/search(spotify)&status=429&retry_after=2&duration_ms=400"
+check window.hit1 429 'API rate limit exceeded' -H "$A" "$B/v1/search?q=genre:rock&type=track"
+check window.hit2 429 'API rate limit exceeded' -H "$A" "$B/v1/search?q=genre:rock&type=track"
+check window.open 200 '"fault_windows":1' "$B/_fake/requests"
+sleep 0.5
+A="Authorization: Bearer $(token)"
+check window.over 200 '"name":"Rock Song 0"' -H "$A" "$B/v1/search?q=genre:rock&type=track&limit=1"
+check window.closed 200 '"fault_windows":0' "$B/_fake/requests"
+check window.both 400 'not both' -X POST "$B/_fake/fault?path=/x&status=500&count=1&duration_ms=5"
+check times 200 '"/v1/search(spotify)":[' "$B/_fake/requests"
+check reset.total 200 '"ok":true' -X POST "$B/_fake/reset"
+A="Authorization: Bearer $(token)"
+check genre.reset 200 '"total":1000,' -H "$A" "$B/v1/search?q=genre:pop&type=track&limit=1"
 check unknown 404 '"status":404' "$B/nope"
 
 kill -TERM "$pid"

@@ -50,6 +50,7 @@ static const char *const all_env[] = {
     "SPOTIFY_ACCOUNTS_URL",
     "PLAYLIST_SIZE",
     "WEATHER_CACHE_TTL_S",
+    "MUSIC_POOL_TTL_S",
     "UPSTREAM_TIMEOUT_MS",
     "UPSTREAM_RETRIES",
     "WORKER_ID",
@@ -189,6 +190,7 @@ static void test_defaults_worker(void **state)
     assert_int_equal(cfg.worker_concurrency, 16);
     assert_int_equal(cfg.playlist_size, 10);
     assert_int_equal(cfg.weather_cache_ttl_s, 600);
+    assert_int_equal(cfg.music_pool_ttl_s, 3600);
     assert_int_equal(cfg.upstream_timeout_ms, 3000);
     assert_int_equal(cfg.weather_provider, WEATHER_OPEN_METEO);
     assert_int_equal(cfg.music_provider, MUSIC_CATALOG);
@@ -350,6 +352,17 @@ static void test_number_bounds(void **state)
     assert_int_equal(cfg.playlist_size, 1);
     cfg_free(&cfg);
     unsetenv("PLAYLIST_SIZE");
+    /* The pool's TTL: 10 s .. 1 day (a shorter one would hammer Spotify). */
+    setenv("MUSIC_POOL_TTL_S", "9", 1);
+    expect_error(CFG_WORKER, NULL, "MUSIC_POOL_TTL_S");
+    setenv("MUSIC_POOL_TTL_S", "86401", 1);
+    expect_error(CFG_WORKER, NULL, "MUSIC_POOL_TTL_S");
+    setenv("MUSIC_POOL_TTL_S", "10", 1);
+    load(&cfg, CFG_WORKER, NULL, &r);
+    assert_int_equal(r.rc, CFG_OK);
+    assert_int_equal(cfg.music_pool_ttl_s, 10);
+    cfg_free(&cfg);
+    unsetenv("MUSIC_POOL_TTL_S");
     setenv("RPC_TIMEOUT_MS", "5000ms", 1);
     expect_error(CFG_GATEWAY, NULL, "RPC_TIMEOUT_MS");
 }

@@ -4,7 +4,9 @@
  * and Spotify.  Covers the reply shape of SPEC section 2, Nameko faults
  * (MethodNotFound, IncorrectSignature), InvalidArgument rules,
  * CityNotFound, the cache ("cached"), the Spotify -> catalog fallback
- * ("degraded"), stale answers ("stale"), and upstream error/timeout faults.
+ * ("degraded") when the track pool has nothing, the pool serving through a
+ * Spotify outage, stale answers ("stale"), and upstream error/timeout
+ * faults.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -79,6 +81,7 @@ static void start(int weather, int music, long ttl, const char *owm_prefix)
     cfg.spotify_api_url = sp_url;
     cfg.playlist_size = 10;
     cfg.weather_cache_ttl_s = ttl;
+    cfg.music_pool_ttl_s = 3600;
     cfg.upstream_timeout_ms = 300;
     cfg.upstream_retries = 0;
     cfg.worker_id = wid;
@@ -111,6 +114,24 @@ static int call(const char *method, const char *args, const char *kwargs,
     *res = NULL;
     rc = service_call(sw, method, a, k, 0, res, f);
     json_decref(a);
+    json_decref(k);
+    return rc;
+}
+
+/* What the worker's AMQP thread does first: prepare, and run the plan
+ * itself only if it is ready (no upstream call, no wait).  Returns 1 when
+ * the call would go to a pool thread. */
+static int call_try(const char *kwargs, json_t **res, struct service_fault *f)
+{
+    struct service_plan *p = NULL;
+    json_t *k = json_loads(kwargs, 0, NULL);
+    int rc;
+
+    *res = NULL;
+    rc = service_prepare(svc, "get_playlist", NULL, k, 0, &p, f);
+    if (rc == 0)
+        rc = service_plan_ready(svc, p) ? service_run(sw, p, res, f) : 1;
+    service_plan_free(p);
     json_decref(k);
     return rc;
 }
@@ -287,6 +308,7 @@ static void test_spotify_and_degraded(void **state)
 {
     struct service_fault f;
     json_t *res, *t;
+    int hits;
 
     (void)state;
     start(WEATHER_OPEN_METEO, MUSIC_SPOTIFY, 600, "/owm");
@@ -311,17 +333,54 @@ static void test_spotify_and_degraded(void **state)
     assert_int_equal(json_array_size(json_object_get(res, "tracks")), 1);
     json_decref(res);
 
+    /* The pool answers: Spotify down changes nothing, and costs no call. */
     SEARCH->status = 500;
+    hits = fake_hits("/sp/v1/search");
+    assert_int_equal(
+        call("get_playlist", "[]", "{\"lat\": 40.4, \"lon\": -3.7}", &res, &f),
+        0);
+    assert_null(json_object_get(res, "degraded"));
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(res, "sources"), "music")),
+                        "spotify");
+    json_decref(res);
+    assert_int_equal(fake_hits("/sp/v1/search"), hits);
+    /* ... and is served without blocking once the weather is cached. */
+    assert_int_equal(call_try("{\"lat\": 40.4, \"lon\": -3.7}", &res, &f), 0);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(res, "sources"), "music")),
+                        "spotify");
+    json_decref(res);
+}
+
+static void test_spotify_down_cold(void **state)
+{
+    struct service_fault f;
+    json_t *res;
+    int hits;
+
+    (void)state;
+    SEARCH->status = 500;
+    start(WEATHER_OPEN_METEO, MUSIC_SPOTIFY, 600, "/owm");
+    /* No pool and Spotify down: the catalog, degraded. */
     assert_int_equal(
         call("get_playlist", "[]", "{\"lat\": 40.4, \"lon\": -3.7}", &res, &f),
         0);
     assert_true(json_is_true(json_object_get(res, "degraded")));
-    assert_true(json_is_true(json_object_get(res, "cached")));
+    assert_true(json_is_false(json_object_get(res, "cached")));
     assert_string_equal(json_string_value(json_object_get(
                             json_object_get(res, "sources"), "music")),
                         "catalog");
     assert_int_equal(json_array_size(json_object_get(res, "tracks")), 10);
     json_decref(res);
+    /* While the failed first fetch backs off, the next call does not wait
+     * or call Spotify: it is answered at once, even without blocking. */
+    hits = fake_hits("/sp/v1/search");
+    assert_int_equal(call_try("{\"lat\": 40.4, \"lon\": -3.7}", &res, &f), 0);
+    assert_true(json_is_true(json_object_get(res, "degraded")));
+    assert_true(json_is_true(json_object_get(res, "cached")));
+    json_decref(res);
+    assert_int_equal(fake_hits("/sp/v1/search"), hits);
 }
 
 static void test_upstream_errors_and_stale(void **state)
@@ -376,6 +435,7 @@ int main(void)
         cmocka_unit_test_teardown(test_invalid_arguments, teardown),
         cmocka_unit_test_teardown(test_city_not_found, teardown),
         cmocka_unit_test_teardown(test_spotify_and_degraded, teardown),
+        cmocka_unit_test_teardown(test_spotify_down_cold, teardown),
         cmocka_unit_test_teardown(test_upstream_errors_and_stale, teardown),
         cmocka_unit_test_teardown(test_upstream_timeout, teardown),
     };

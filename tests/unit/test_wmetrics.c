@@ -21,10 +21,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Both weather-service/ and gateway/ hold a metrics.h: name ours. */
 #include "../../weather-service/metrics.h"
 #include "../promcheck.h"
+#include "genre.h"
 
 static char *render(void)
 {
@@ -201,6 +203,83 @@ static void test_render_initial(void **state)
     assert_true(v == 0);
     /* No provider is configured yet: no provider series. */
     assert_null(strstr(text, "provider="));
+    /* No music pool either: no pool or Spotify series. */
+    assert_null(strstr(text, "music_pool"));
+    assert_null(strstr(text, "spotify_"));
+    free(text);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void test_music(void **state)
+{
+    static const char *const families[] = {
+        "tempo_worker_music_pool_tracks gauge",
+        "tempo_worker_music_pool_age_seconds gauge",
+        "tempo_worker_music_pool_refreshes_total counter",
+        "tempo_worker_music_pool_refresh_failures_total counter",
+        "tempo_worker_spotify_calls_total counter",
+        "tempo_worker_spotify_rate_limited_total counter",
+        "tempo_worker_spotify_retry_after_seconds gauge",
+    };
+    char *text, line[160];
+    double v;
+    size_t i;
+
+    (void)state;
+    wmetrics_pool_enable();
+    text = render();
+    assert_valid(text);
+    for (i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+        snprintf(line, sizeof(line), "# TYPE %s\n", families[i]);
+        if (strstr(text, line) == NULL)
+            fail_msg("missing %s", line);
+    }
+    /* Every genre from the start; no age while there is no pool. */
+    assert_int_equal(
+        promcheck_sum(text, "tempo_worker_music_pool_tracks", "", &v), 4);
+    assert_true(v == 0);
+    assert_null(strstr(text, "tempo_worker_music_pool_age_seconds{"));
+    free(text);
+
+    wmetrics_pool_set(GENRE_ROCK, 200, now_ms() - 90000);
+    wmetrics_pool_set(99, 1, 1); /* ignored */
+    wmetrics_pool_refresh(GENRE_ROCK, 1);
+    wmetrics_pool_refresh(GENRE_ROCK, 0);
+    wmetrics_pool_refresh(GENRE_ROCK, 0);
+    wmetrics_spotify_calls(WM_SP_SEARCH, 20);
+    wmetrics_spotify_calls(WM_SP_TOKEN, 1);
+    wmetrics_spotify_calls(WM_SP__COUNT, 5); /* ignored */
+    wmetrics_spotify_gated();
+    wmetrics_spotify_retry_at(now_ms() + 30000);
+    assert_true(value("tempo_worker_music_pool_tracks", "genre=\"rock\"") ==
+                200);
+    v = value("tempo_worker_music_pool_age_seconds", "genre=\"rock\"");
+    assert_true(v >= 90 && v < 200);
+    assert_true(value("tempo_worker_music_pool_refreshes_total",
+                      "genre=\"rock\"") == 1);
+    assert_true(value("tempo_worker_music_pool_refresh_failures_total",
+                      "genre=\"rock\"") == 2);
+    assert_true(value("tempo_worker_music_pool_refresh_failures_total",
+                      "genre=\"pop\"") == 0);
+    assert_true(
+        value("tempo_worker_spotify_calls_total", "endpoint=\"search\"") == 20);
+    assert_true(
+        value("tempo_worker_spotify_calls_total", "endpoint=\"token\"") == 1);
+    assert_true(value("tempo_worker_spotify_rate_limited_total", "") == 1);
+    v = value("tempo_worker_spotify_retry_after_seconds", "");
+    assert_true(v > 20 && v <= 30);
+    wmetrics_spotify_retry_at(0);
+    assert_true(value("tempo_worker_spotify_retry_after_seconds", "") == 0);
+    wmetrics_pool_set(GENRE_ROCK, 0, 0);
+    text = render();
+    assert_null(strstr(text, "tempo_worker_music_pool_age_seconds{"));
     free(text);
 }
 
@@ -528,6 +607,7 @@ int main(void)
         cmocka_unit_test(test_calls),
         cmocka_unit_test(test_upstreams),
         cmocka_unit_test(test_answers),
+        cmocka_unit_test(test_music),
         cmocka_unit_test(test_concurrent),
         cmocka_unit_test(test_server),
     };
