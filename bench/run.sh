@@ -24,6 +24,12 @@
 #   scale        as upstream with WORKER_CONCURRENCY=16 and 1, 2, 4 workers
 #   connections  5,000 keep-alive connections: 4,000 idle-ish (/healthz
 #                every 5 s) + 1,000 always waiting on a /weather call
+#   overload     3x overload (issue 12, defect 5): 1 worker x
+#                WORKER_CONCURRENCY=2, fake latency 1 s, cache off,
+#                RPC_TIMEOUT_MS=5000, an open-loop client sending 6
+#                requests/s (new city each) for 20 s; counts 200s, 504s,
+#                upstream requests, and the calls the worker finished for
+#                requests the gateway had already answered with a 504
 #
 # Settings (environment):
 #   BENCH_DURATION=10      seconds of each measured wrk/echo run
@@ -35,11 +41,19 @@
 #   BENCH_CONN_LATENCY_MS=200  BENCH_CONN_WORKERS=2  BENCH_CONN_CONCURRENCY=64
 #   BENCH_HOT_CONCURRENCY=16   WORKER_CONCURRENCY of the hot worker
 #   BENCH_HOT_CONNS=64     wrk connections of hot and http
+#   BENCH_OVERLOAD_RATE=6  BENCH_OVERLOAD_SECONDS=20   overload's client
+#   BENCH_OVERLOAD_LATENCY_MS=1000  BENCH_OVERLOAD_CONCURRENCY=2
+#   BENCH_OVERLOAD_TIMEOUT_MS=5000  the gateway's RPC_TIMEOUT_MS there
 #   BENCH_BUILD_DIR=bench/build   build tree and run logs (BUILD/runs/<time>)
 #   BENCH_MAX_SECONDS=600  the whole run is stopped after this long
 #   BENCH_REV=<git rev>    benchmark that commit (git archive) instead of
 #                          the working tree
 #   BENCH_SRC=<dir>        benchmark that source tree (e.g. a patched copy)
+#   BENCH_BIN_DIR=<dir>    run the gateway and worker binaries of that
+#                          build tree (DIR/gateway/gateway and
+#                          DIR/weather-service/weather-service, e.g. an
+#                          older commit built elsewhere); the fake
+#                          upstream and bench tools still come from here
 #   BENCH_QUIET_PCT=30 BENCH_QUIET_WAIT=30   before each scenario, wait up
 #                          to QUIET_WAIT s for other load < QUIET_PCT % of
 #                          a core (the machine may be shared)
@@ -58,7 +72,7 @@ ROOT=$(dirname "$HERE")
 
 DURATION=${BENCH_DURATION:-10}
 WARMUP=${BENCH_WARMUP:-2}
-SCENARIOS=${BENCH_SCENARIOS:-"ceiling http hot hot-spotify upstream upstream-spotify scale connections"}
+SCENARIOS=${BENCH_SCENARIOS:-"ceiling http hot hot-spotify upstream upstream-spotify scale connections overload"}
 PROVIDER=${BENCH_PROVIDER:-owm}
 LATENCY_MS=${BENCH_LATENCY_MS:-100}
 CONN_TOTAL=${BENCH_CONN_TOTAL:-5000}
@@ -69,6 +83,12 @@ CONN_CONCURRENCY=${BENCH_CONN_CONCURRENCY:-64}
 CONN_IDLE_DELAY_MS=${BENCH_CONN_IDLE_DELAY_MS:-5000}
 HOT_CONCURRENCY=${BENCH_HOT_CONCURRENCY:-16}
 HOT_CONNS=${BENCH_HOT_CONNS:-64}
+OVERLOAD_RATE=${BENCH_OVERLOAD_RATE:-6}
+OVERLOAD_SECONDS=${BENCH_OVERLOAD_SECONDS:-20}
+OVERLOAD_LATENCY_MS=${BENCH_OVERLOAD_LATENCY_MS:-1000}
+OVERLOAD_CONCURRENCY=${BENCH_OVERLOAD_CONCURRENCY:-2}
+OVERLOAD_TIMEOUT_MS=${BENCH_OVERLOAD_TIMEOUT_MS:-5000}
+BIN_DIR=${BENCH_BIN_DIR:-}
 BUILD=${BENCH_BUILD_DIR:-$HERE/build}
 MAX_SECONDS=${BENCH_MAX_SECONDS:-600}
 REV=${BENCH_REV:-}
@@ -84,9 +104,13 @@ open-meteo) CALLS_PER_REQ=2 ;;
 esac
 for v in DURATION WARMUP LATENCY_MS CONN_TOTAL CONN_BUSY CONN_LATENCY_MS \
          CONN_WORKERS CONN_CONCURRENCY CONN_IDLE_DELAY_MS HOT_CONCURRENCY HOT_CONNS \
-         MAX_SECONDS QUIET_PCT QUIET_WAIT; do
+         OVERLOAD_RATE OVERLOAD_SECONDS OVERLOAD_LATENCY_MS OVERLOAD_CONCURRENCY \
+         OVERLOAD_TIMEOUT_MS MAX_SECONDS QUIET_PCT QUIET_WAIT; do
     [[ ${!v} =~ ^[0-9]+$ ]] || { echo "run.sh: $v must be a number" >&2; exit 2; }
 done
+if [ "$OVERLOAD_RATE" -eq 0 ] || [ "$OVERLOAD_SECONDS" -eq 0 ]; then
+    echo "run.sh: BENCH_OVERLOAD_RATE and BENCH_OVERLOAD_SECONDS must be > 0" >&2; exit 2
+fi
 [ "$CONN_BUSY" -lt "$CONN_TOTAL" ] ||
     { echo "run.sh: BENCH_CONN_BUSY must be < BENCH_CONN_TOTAL" >&2; exit 2; }
 
@@ -137,17 +161,29 @@ elif [ -n "$REV" ]; then
     mkdir -p "$SRC"
     git -C "$ROOT" archive "$REV" | tar -x -C "$SRC" || die "cannot export $REV"
 fi
+DAEMON_TARGETS=(gateway weather-service)
+if [ -n "$BIN_DIR" ]; then
+    BIN_DIR=$(cd "$BIN_DIR" && pwd) || die "BENCH_BIN_DIR: no such directory"
+    DAEMON_TARGETS=() # given: only the fake upstream is built here
+fi
 log "building Release ${REV:+($REV) }into $BUILD (logs in $RUN)"
 {
     cmake -S "$SRC" -B "$TREE" -DCMAKE_BUILD_TYPE=Release \
         -DBUILD_TESTING=ON -DTEMPO_INTEGRATION_TESTS=OFF &&
     cmake --build "$TREE" -j"$(nproc)" \
-        --target gateway weather-service fake-upstream &&
+        --target "${DAEMON_TARGETS[@]}" fake-upstream &&
     cmake -S "$HERE" -B "$BUILD/bench" -DCMAKE_BUILD_TYPE=Release &&
     cmake --build "$BUILD/bench" -j"$(nproc)"
 } >"$RUN/build.log" 2>&1 || { tail -30 "$RUN/build.log" >&2; die "build failed"; }
 GATEWAY="$TREE/gateway/gateway"
 WORKER="$TREE/weather-service/weather-service"
+if [ -n "$BIN_DIR" ]; then
+    GATEWAY="$BIN_DIR/gateway/gateway"
+    WORKER="$BIN_DIR/weather-service/weather-service"
+    if [ ! -x "$GATEWAY" ] || [ ! -x "$WORKER" ]; then
+        die "BENCH_BIN_DIR=$BIN_DIR has no gateway/gateway and weather-service/weather-service"
+    fi
+fi
 FAKE="$TREE/tests/fakes/fake-upstream"
 ECHO_SERVER="$BUILD/bench/echo_server"
 ECHO_CLIENT="$BUILD/bench/echo_client"
@@ -400,6 +436,9 @@ fake_count() {
 
 # Music provider of the next start_stack: catalog, or spotify (the fake).
 STACK_MUSIC=catalog
+# The gateway's RPC_TIMEOUT_MS and both daemons' LOG_LEVEL in start_stack.
+STACK_RPC_TIMEOUT_MS=60000
+STACK_LOG_LEVEL=warn
 
 service_consumers() {
     broker_ctl list_queues name consumers 2>/dev/null |
@@ -418,9 +457,9 @@ start_stack() {
         # Every wrk connection comes from 127.0.0.1: no per-address limits.
         start_bg "$name-gateway" env -i PATH="$PATH" HOME="$HOME" \
             AMQP_URL="$BROKER_URL" GATEWAY_ADDR=127.0.0.1 GATEWAY_PORT="$GW_PORT" \
-            RPC_TIMEOUT_MS=60000 HTTP_MAX_CONNECTIONS=20000 HTTP_IDLE_TIMEOUT_S=120 \
-            HTTP_MAX_PER_IP=0 RATE_LIMIT_RPS=0 \
-            DRAIN_TIMEOUT_MS=2000 LOG_LEVEL=warn "$GATEWAY"
+            RPC_TIMEOUT_MS="$STACK_RPC_TIMEOUT_MS" HTTP_MAX_CONNECTIONS=20000 \
+            HTTP_IDLE_TIMEOUT_S=120 HTTP_MAX_PER_IP=0 RATE_LIMIT_RPS=0 \
+            DRAIN_TIMEOUT_MS=2000 LOG_LEVEL="$STACK_LOG_LEVEL" "$GATEWAY"
         GW_PID=$STARTED_PID
         for i in $(seq 50); do
             curl -sf -m 1 -o /dev/null "http://127.0.0.1:$GW_PORT/healthz" && break 2
@@ -450,7 +489,7 @@ start_stack() {
         start_bg "$name-worker$i" env -i PATH="$PATH" HOME="$HOME" \
             AMQP_URL="$BROKER_URL" WORKER_CONCURRENCY="$conc" \
             WEATHER_CACHE_TTL_S="$ttl" UPSTREAM_TIMEOUT_MS=20000 \
-            DRAIN_TIMEOUT_MS=1000 LOG_LEVEL=warn \
+            DRAIN_TIMEOUT_MS=1000 LOG_LEVEL="$STACK_LOG_LEVEL" \
             "${prov[@]}" "${music[@]}" "$WORKER"
         WORKER_PIDS+=("$STARTED_PID")
     done
@@ -841,9 +880,158 @@ scenario_connections() {
     stop_stack
 }
 
+# ---- overload: calls that wait past their caller's deadline ---------------
+
+OVERLOAD_RESULTS="$RUN/overload.tsv"
+printf 'scenario\tsent\tok\ts504_gw\ts504_wk\tother\tupstream\tw_result\tw_expired\tw_breaker\tw_error\tlate\tlate_result\tnever\tgw_late\tlast_ok_s\tcapacity\tload\n' >"$OVERLOAD_RESULTS"
+
+# overload_one DIR I ID QUERY: one request; its line "i id start_us status
+# seconds code" (code: the JSON error's code, - for none) in DIR/I.line.
+overload_one() {
+    local dir=$1 i=$2 id=$3 q=$4 start out code
+    start=${EPOCHREALTIME/./}
+    out=$(curl -s -o "$dir/$i.body" -m $((OVERLOAD_TIMEOUT_MS / 1000 + 20)) \
+        -H "X-Request-Id: $id" -w '%{http_code} %{time_total}' \
+        "http://127.0.0.1:$GW_PORT/weather?$q") || true
+    code=$(grep -o '"code":"[a-z_]*"' "$dir/$i.body" 2>/dev/null | head -1 | cut -d'"' -f4 || true)
+    echo "$i $id $start ${out:-000 0} ${code:--}" >"$dir/$i.line"
+}
+
+# overload_client DIR RATE SECONDS NONCE: an open-loop client.  Request i
+# starts i/RATE s after the first, whatever happened to the ones before
+# it (wrk is a closed loop: under overload it slows down to what the
+# service can do, and the backlog never forms).  Each request asks for a
+# city never asked before, with its own X-Request-Id "ov<nonce>-<i>", so
+# the daemons' log lines can be matched to it.  Lines in DIR/client.txt.
+overload_client() {
+    local dir=$1 rate=$2 secs=$3 nonce=$4 i t0 d
+    t0=${EPOCHREALTIME/./}
+    for ((i = 0; i < rate * secs; i++)); do
+        d=$((t0 + i * 1000000 / rate - ${EPOCHREALTIME/./}))
+        if [ "$d" -gt 0 ]; then sleep "$((d / 1000000)).$(printf '%06d' $((d % 1000000)))"; fi
+        overload_one "$dir" "$i" "ov$nonce-$i" "city=Ov${nonce}x$i" &
+    done
+    wait
+    cat "$dir"/*.line >"$dir/client.txt"
+}
+
+# overload_wait_idle: until the service queue holds no call, delivered or
+# not (at most 60 s): then the worker has answered everything it will.
+overload_wait_idle() {
+    local i n
+    for i in $(seq 60); do
+        n=$(broker_ctl list_queues name messages messages_unacknowledged 2>/dev/null |
+            awk '$1 == "rpc-weather_service" {print $2 + $3}')
+        [ "${n:-x}" = 0 ] && return 0
+        sleep 1
+    done
+    log "warning: overload: ${n:-?} call(s) still queued after 60 s"
+}
+
+# overload_analyse CLIENT GATEWAY_LOG WORKER_LOG PREFIX REQUESTS_TSV:
+# joins, by request id, what the client got, the requests the gateway
+# answered 504 because its timer ran out ("rpc ... (request ID) timed
+# out", info) and the calls the worker finished ("<method> answered",
+# debug: a result; "<method> failed: ...", info: an error reply, of which
+# "the call expired before it started" is a call dropped without upstream
+# work and "circuit open" one refused by the worker's circuit breaker,
+# also without upstream work).  A call the worker finished for a request in the timer
+# set was finished for nobody: the gateway had already given up on it
+# (had its reply come before the timer, the gateway would have used it),
+# whatever the clocks say.  The gateway's own count of replies it dropped
+# as late ("dropped a late ...", debug) must agree.  Prints one
+# "OVERLOAD key=value ..." line and a per-request table.
+overload_analyse() {
+    awk -v pfx="$4" -v out="$5" '
+    FILENAME == ARGV[1] {
+        n++; ids[n] = $2; st[$2] = $4; start[$2] = $3
+        if (t0 == "" || $3 < t0) t0 = $3
+        next
+    }
+    FILENAME == ARGV[2] {
+        if (match($0, /\(request [^)]*\) timed out/)) {
+            id = substr($0, RSTART + 9, RLENGTH - 20)
+            if (index(id, pfx) == 1) gwto[id] = 1
+        } else if ($0 ~ /dropped a late/) gwlate++
+        next
+    }
+    {
+        id = ""
+        for (f = 1; f <= NF; f++)
+            if (substr($f, 1, 4) == "req=") { id = substr($f, 5); break }
+        if (id == "" || index(id, pfx) != 1) next
+        if ($0 ~ / answered$/) k = "result"
+        else if ($0 ~ /expired before it started/) k = "expired"
+        else if ($0 ~ / failed: .*circuit open/) k = "breaker"
+        else if ($0 ~ / failed: /) k = "error"
+        else next
+        wk[k]++; seen[id] = seen[id] (seen[id] == "" ? "" : ",") k
+        if (id in gwto) { late++; if (k == "result") lateok++ }
+    }
+    END {
+        printf "request\tsent_at_s\tstatus\tgateway_timer\tworker\n" >out
+        for (i = 1; i <= n; i++) {
+            id = ids[i]; s = st[id]
+            if (s == 200) ok++
+            else if (s == 504 && (id in gwto)) gw504++
+            else if (s == 504) wk504++
+            else other[s]++
+            if (!(id in seen)) never++
+            at = (start[id] - t0) / 1e6
+            if (s == 200 && at > lastok) lastok = at
+            printf "%s\t%.3f\t%s\t%s\t%s\n", id, at, s, (id in gwto) ? "yes" : "no",
+                (id in seen) ? seen[id] : "-" >out
+        }
+        o = ""
+        for (s in other) o = o (o == "" ? "" : ",") s ":" other[s]
+        printf "OVERLOAD sent=%d ok=%d s504_gw=%d s504_wk=%d other=%s w_result=%d w_expired=%d w_breaker=%d w_error=%d late=%d late_result=%d never=%d gw_late=%d last_ok_s=%.1f\n",
+            n, ok, gw504, wk504, (o == "" ? "0" : o), wk["result"], wk["expired"], wk["breaker"],
+            wk["error"], late, lateok, never, gwlate, lastok
+    }' "$1" "$2" "$3"
+}
+
+scenario_overload() {
+    local dir="$RUN/overload-$RANDOM" nonce=$RANDOM la0 la1 line upstream cap
+    log "overload: $OVERLOAD_RATE req/s for ${OVERLOAD_SECONDS}s (open loop, a new city each), 1 worker x $OVERLOAD_CONCURRENCY, latency $OVERLOAD_LATENCY_MS ms, cache off, RPC_TIMEOUT_MS=$OVERLOAD_TIMEOUT_MS"
+    STACK_RPC_TIMEOUT_MS=$OVERLOAD_TIMEOUT_MS
+    STACK_LOG_LEVEL=debug # the per-call lines overload_analyse joins
+    start_stack overload 1 "$OVERLOAD_CONCURRENCY" 0
+    STACK_RPC_TIMEOUT_MS=60000
+    STACK_LOG_LEVEL=warn
+    fake_set_latency "$OVERLOAD_LATENCY_MS" # and zeroes its counters
+    mkdir -p "$dir"
+    la0=$(cut -d' ' -f1 /proc/loadavg)
+    (overload_client "$dir" "$OVERLOAD_RATE" "$OVERLOAD_SECONDS" "$nonce") &
+    local cpid=$!
+    BG+=("$cpid")
+    wait "$cpid" || die "overload: the client failed"
+    overload_wait_idle
+    sleep 1 # the last reply's way to the gateway and its log line
+    la1=$(cut -d' ' -f1 /proc/loadavg)
+    upstream=$(fake_total)
+    line=$(overload_analyse "$dir/client.txt" "$RUN/overload-gateway.log" \
+        "$RUN/overload-worker1.log" "ov$nonce-" "$dir/requests.tsv")
+    [ -n "$line" ] || die "overload: no result"
+    echo "$line" >"$dir/result"
+    # What the worker can serve in the run: threads / latency x seconds.
+    cap=$(awk -v c="$OVERLOAD_CONCURRENCY" -v l="$OVERLOAD_LATENCY_MS" -v s="$OVERLOAD_SECONDS" \
+        'BEGIN { printf "%.0f", c / (l / 1000) * s }')
+    local k f=()
+    for k in sent ok s504_gw s504_wk other; do f+=("$(kv "$k" "$line")"); done
+    f+=("$upstream")
+    for k in w_result w_expired w_breaker w_error late late_result never gw_late last_ok_s; do
+        f+=("$(kv "$k" "$line")")
+    done
+    printf 'overload\t%s\t%s\t%s\n' "$(IFS=$'\t'; echo "${f[*]}")" "$cap" "$la0-$la1" >>"$OVERLOAD_RESULTS"
+    log "overload: $(kv sent "$line") sent, $(kv ok "$line") x 200, $(kv s504_gw "$line")+$(kv s504_wk "$line") x 504 (timer+worker), other $(kv other "$line"); upstream $upstream; worker results $(kv w_result "$line") of which late $(kv late_result "$line"); late replies (gateway) $(kv gw_late "$line"); per request: $dir/requests.tsv"
+    stop_stack
+}
+
 # ---- main --------------------------------------------------------------------
 
-if [ -n "$SRC_OVERRIDE" ]; then
+if [ -n "$BIN_DIR" ]; then
+    VERSION="binaries $BIN_DIR (git $(git -C "$BIN_DIR" rev-parse --short HEAD 2>/dev/null || echo '?'))"
+elif [ -n "$SRC_OVERRIDE" ]; then
     VERSION="source $SRC"
 elif [ -n "$REV" ]; then
     VERSION="git $(git -C "$ROOT" rev-parse --short "$REV")"
@@ -856,7 +1044,7 @@ start_broker
 start_fake
 for s in $SCENARIOS; do
     case $s in
-    ceiling | http | hot | hot-spotify | upstream | upstream-spotify | scale | connections)
+    ceiling | http | hot | hot-spotify | upstream | upstream-spotify | scale | connections | overload)
         wait_quiet
         "scenario_${s//-/_}" ;;
     *) die "unknown scenario $s" ;;
@@ -871,6 +1059,7 @@ fi
 {
     echo
     echo "## tempo benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $NCPU CPUs, ${DURATION}s per run, provider $PROVIDER ($CALLS_PER_REQ upstream call(s)/request), nice $(ps -o ni= -p $$ | tr -d ' '), $VERSION"
+    if [ "$(wc -l <"$RESULTS")" -gt 1 ]; then
     echo
     echo "| scenario | req/s | p50 ms | p99 ms | non-2xx | socket errors | ratio | of | target |"
     echo "|---|---:|---:|---:|---:|---:|---:|---|---|"
@@ -883,5 +1072,16 @@ fi
     echo "| scenario | gateway RSS | gateway CPU | worker RSS (max) | workers CPU | broker CPU | fake CPU | load CPU | irq CPU | other CPU | CPU µs/req gw/wk/broker | notes |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
     awk -F'\t' 'NR > 1 { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20 }' "$RESULTS"
+    fi
+    if [ "$(wc -l <"$OVERLOAD_RESULTS")" -gt 1 ]; then
+    echo
+    echo "overload: $OVERLOAD_RATE requests/s for ${OVERLOAD_SECONDS}s, open loop; 1 worker x $OVERLOAD_CONCURRENCY, upstream latency $OVERLOAD_LATENCY_MS ms, cache off, RPC_TIMEOUT_MS=$OVERLOAD_TIMEOUT_MS"
+    echo
+    echo "| scenario | sent | 200 | 504 timer / worker | other | upstream requests | worker finished: results / expired / circuit open / other errors | finished after the gateway's 504: all / results | never reached a worker | late replies (gateway) | last 200 sent at s | capacity | load avg |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    awk -F'\t' 'NR > 1 { printf "| %s | %s | %s | %s / %s | %s | %s | %s / %s / %s / %s | %s / %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18 }' "$OVERLOAD_RESULTS"
+    echo
+    echo "504 timer: the gateway's RPC_TIMEOUT_MS ran out; 504 worker: the worker's own timeout reply.  Worker finished: results (\"answered\"); expired (\"the call expired before it started\": dropped without an upstream request); circuit open (refused by the worker's breaker, no upstream request); other errors.  After the gateway's 504: calls the worker finished for a request the gateway had already answered by its timer (joined by request id); late replies: the gateway's own count of replies that found no call (the two agree when the logs are complete).  Upstream requests: what the fake received during the run.  Capacity: WORKER_CONCURRENCY / latency x seconds, the most the worker can serve in the run."
+    fi
 } | tee "$RUN/results.md"
 log "done in $(($(date +%s) - T_START)) s; logs and results in $RUN"
