@@ -5,7 +5,7 @@
  */
 #include "config.h"
 #include "log.h"
-#include "metrics.h"
+#include "metrics_http.h"
 #include "service.h"
 #include "sig.h"
 #include "worker.h"

@@ -121,15 +121,17 @@ static void job_free(struct job *j)
 
 /* ---- replies ------------------------------------------------------------- */
 
-static void set_error_reply(struct job *j, const char *type, const char *path,
-                            const char *arg, const char *value)
+/* An error reply of one of the table's rows: exc_args [arg], value. */
+static void set_error_reply(struct job *j, int err, const char *arg,
+                            const char *value)
 {
     json_t *args = json_pack("[s]", arg);
 
     free(j->reply);
-    j->reply = nameko_reply_encode_error(type, path, args, value);
+    j->reply = nameko_reply_encode_error(tempo_err_exc_type(err),
+                                         tempo_err_exc_path(err), args, value);
     json_decref(args);
-    j->outcome = type;
+    j->outcome = tempo_err_exc_type(err);
 }
 
 static void set_fault_reply(struct job *j, struct service_fault *f)
@@ -141,8 +143,7 @@ static void set_fault_reply(struct job *j, struct service_fault *f)
     f->exc_args = NULL;
     j->outcome = f->exc_type;
     if (j->reply == NULL) /* unencodable value: say what happened */
-        set_error_reply(j, tempo_err_exc_type(TEMPO_EINTERNAL),
-                        tempo_err_exc_path(TEMPO_EINTERNAL), "",
+        set_error_reply(j, TEMPO_EINTERNAL, "",
                         "the error could not be encoded");
 }
 
@@ -163,8 +164,7 @@ static void set_result_reply(struct job *j, json_t *result)
                  before, kept);
     if (j->reply == NULL) {
         log_warn("%s: the reply cannot be encoded", j->method);
-        set_error_reply(j, tempo_err_exc_type(TEMPO_EUPSTREAM),
-                        tempo_err_exc_path(TEMPO_EUPSTREAM), "",
+        set_error_reply(j, TEMPO_EUPSTREAM, "",
                         "the answer is too large to send");
     }
 }
@@ -218,9 +218,7 @@ static void *pool_thread(void *arg)
         pthread_mutex_unlock(&w->lock);
 
         if (sw == NULL)
-            set_error_reply(j, tempo_err_exc_type(TEMPO_EINTERNAL),
-                            tempo_err_exc_path(TEMPO_EINTERNAL), "",
-                            "worker out of memory");
+            set_error_reply(j, TEMPO_EINTERNAL, "", "worker out of memory");
         else
             run_job(sw, j);
         if (amqp_loop_post(w->loop, &j->msg) < 0)
@@ -440,9 +438,7 @@ static int job_from_envelope(struct job *j, const amqp_envelope_t *env)
         ((p->_flags & AMQP_BASIC_CORRELATION_ID_FLAG) &&
          amqp_conn_bytes_str(p->correlation_id, j->corr_id,
                              sizeof(j->corr_id)) < 0)) {
-        set_error_reply(j, NAMEKO_MALFORMED_REQUEST,
-                        "nameko.exceptions.MalformedRequest", "",
-                        "unusable message");
+        set_error_reply(j, TEMPO_EMALFORMED, "", "unusable message");
         log_warn("malformed call: bad envelope");
         return -1;
     }
@@ -462,8 +458,7 @@ static int job_prepare(struct worker *w, struct job *j,
 
     if (nameko_call_decode(body->bytes, body->len, &call, err, sizeof(err)) <
         0) {
-        set_error_reply(j, NAMEKO_MALFORMED_REQUEST,
-                        "nameko.exceptions.MalformedRequest", err, err);
+        set_error_reply(j, TEMPO_EMALFORMED, err, err);
         log_warn("malformed call %s: %s", j->method, err);
         return -1;
     }
