@@ -294,7 +294,7 @@ static int declare_service_queue(struct worker *w, amqp_connection_state_t c,
                            errlen);
 }
 
-static int on_connected(struct amqp_loop *l, void *ud, const char *host,
+static int declare_and_consume(struct amqp_loop *l, void *ud, const char *host,
                         char *err, size_t errlen)
 {
     struct worker *w = ud;
@@ -326,7 +326,7 @@ static int on_connected(struct amqp_loop *l, void *ud, const char *host,
     return 0;
 }
 
-static void on_lost(struct amqp_loop *l, void *ud, const char *why)
+static void drop_jobs(struct amqp_loop *l, void *ud, const char *why)
 {
     struct worker *w = ud;
 
@@ -476,7 +476,7 @@ static int job_prepare(struct worker *w, struct job *j,
 
 static void answer(struct worker *w, struct job *j);
 
-static void on_delivery(struct amqp_loop *l, void *ud, amqp_envelope_t *env)
+static void take_call(struct amqp_loop *l, void *ud, amqp_envelope_t *env)
 {
     struct worker *w = ud;
     struct job *j = calloc(1, sizeof(*j));
@@ -567,7 +567,7 @@ static void answer(struct worker *w, struct job *j)
     job_free(j);
 }
 
-static void on_mail(struct amqp_loop *l, void *ud, struct amqp_loop_msg *m)
+static void answer_finished(struct amqp_loop *l, void *ud, struct amqp_loop_msg *m)
 {
     struct worker *w = ud;
 
@@ -579,7 +579,7 @@ static void on_mail(struct amqp_loop *l, void *ud, struct amqp_loop_msg *m)
     }
 }
 
-static void on_blocked(struct amqp_loop *l, void *ud, int blocked)
+static void flush_held(struct amqp_loop *l, void *ud, int blocked)
 {
     struct worker *w = ud;
     struct job *j, *next;
@@ -596,7 +596,7 @@ static void on_blocked(struct amqp_loop *l, void *ud, int blocked)
 }
 
 /* Stops new deliveries; calls already prefetched still get served. */
-static void on_stopping(struct amqp_loop *l, void *ud)
+static void cancel_consumer(struct amqp_loop *l, void *ud)
 {
     struct worker *w = ud;
     amqp_connection_state_t conn = amqp_loop_conn(l);
@@ -613,7 +613,7 @@ static void on_stopping(struct amqp_loop *l, void *ud)
     w->consuming = 0;
 }
 
-static int on_drained(struct amqp_loop *l, void *ud)
+static int no_jobs_left(struct amqp_loop *l, void *ud)
 {
     struct worker *w = ud;
 
@@ -627,26 +627,24 @@ static int on_drained(struct amqp_loop *l, void *ud)
 struct worker *worker_create(const struct config *cfg, struct service *svc)
 {
     static const struct amqp_loop_ops ops = {
-        .connected = on_connected,
-        .lost = on_lost,
-        .delivery = on_delivery,
-        .mail = on_mail,
-        .blocked = on_blocked,
-        .stopping = on_stopping,
-        .drained = on_drained,
+        .connected = declare_and_consume,
+        .lost = drop_jobs,
+        .delivery = take_call,
+        .mail = answer_finished,
+        .blocked = flush_held,
+        .stopping = cancel_consumer,
+        .drained = no_jobs_left,
     };
-    struct amqp_loop_opts opts;
     struct worker *w = calloc(1, sizeof(*w));
     long i;
 
     if (w == NULL)
         return NULL;
-    amqp_conn_opts_init(&opts.conn, cfg, "weather-service");
     w->cfg = cfg;
     w->svc = svc;
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
-    w->loop = amqp_loop_create(&opts, &ops, w);
+    w->loop = amqp_loop_create(cfg, "weather-service", &ops, w);
     w->threads = calloc((size_t)cfg->worker_concurrency, sizeof(pthread_t));
     /* Used on the loop's thread for calls that need no upstream. */
     w->inline_sw = service_worker_create(svc);
