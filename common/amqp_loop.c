@@ -44,7 +44,7 @@
 #define RECONNECT_DELAY_MS 1000 /* after a drop: 0.5 to 1.5 s */
 
 struct amqp_loop {
-    struct amqp_loop_opts opts;
+    struct amqp_conn_opts conn_opts; /* AMQP_URL, TLS, connection name */
     struct amqp_loop_ops ops;
     void *ud;
 
@@ -142,7 +142,7 @@ static void try_connect(struct amqp_loop *l)
 {
     char err[1024], host[300];
 
-    l->conn = amqp_conn_open(&l->opts.conn, &l->url_cursor, host, sizeof(host),
+    l->conn = amqp_conn_open(&l->conn_opts, &l->url_cursor, host, sizeof(host),
                              err, sizeof(err));
     if (l->conn == NULL) {
         log_warn("broker: %s", err);
@@ -383,14 +383,15 @@ static void *loop_thread(void *arg)
 
 /* ---- public -------------------------------------------------------------- */
 
-struct amqp_loop *amqp_loop_create(const struct amqp_loop_opts *opts,
+struct amqp_loop *amqp_loop_create(const struct config *cfg,
+                                   const char *daemon,
                                    const struct amqp_loop_ops *ops, void *ud)
 {
     struct amqp_loop *l = calloc(1, sizeof(*l));
 
     if (l == NULL)
         return NULL;
-    l->opts = *opts;
+    amqp_conn_opts_init(&l->conn_opts, cfg, daemon);
     l->ops = *ops;
     l->ud = ud;
     l->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -91,18 +91,16 @@ struct amqp_loop_ops {
     int (*drained)(struct amqp_loop *l, void *ud);
 };
 
-struct amqp_loop_opts {
-    /* AMQP_URL, the TLS files, the connect budget and the connection_name
-     * the broker shows: fill with amqp_conn_opts_init (strings borrowed;
-     * they outlive the loop). */
-    struct amqp_conn_opts conn;
-};
+struct config;
 
 /*
- * Creates a loop (not started).  opts and ops are copied; ud is passed to
+ * Creates a loop (not started) for `daemon` ("gateway", "weather-service":
+ * the connection_name the broker shows).  cfg gives AMQP_URL and the TLS
+ * files (borrowed: it outlives the loop); ops is copied; ud is passed to
  * every callback.  Returns NULL on failure.
  */
-struct amqp_loop *amqp_loop_create(const struct amqp_loop_opts *opts,
+struct amqp_loop *amqp_loop_create(const struct config *cfg,
+                                   const char *daemon,
                                    const struct amqp_loop_ops *ops, void *ud);
 
 /* Starts the loop's thread.  0 or TEMPO_EINTERNAL. */

@@ -877,3 +877,21 @@ void cfg_free(struct config *cfg)
         }
     }
 }
+
+int cfg_load_main(struct config *cfg, int who, const char *prog, int argc,
+                  char **argv, int *exit_code)
+{
+    switch (cfg_load(cfg, who, prog, TEMPO_VERSION, argc, argv)) {
+    case CFG_OK:
+        return 1;
+    case CFG_EXIT:
+        *exit_code = 0;
+        break;
+    case CFG_ERROR:
+    default:
+        *exit_code = 2;
+        break;
+    }
+    cfg_free(cfg);
+    return 0;
+}

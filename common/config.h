@@ -85,6 +85,14 @@ enum cfg_result cfg_load(struct config *cfg, int who, const char *prog,
 
 void cfg_free(struct config *cfg);
 
+/*
+ * cfg_load for a daemon's main(): returns 1 when the daemon should run,
+ * else 0 with cfg freed and *exit_code set (0 after --help, --version or
+ * --check-config; 2 after an invalid setting, already reported).
+ */
+int cfg_load_main(struct config *cfg, int who, const char *prog, int argc,
+                  char **argv, int *exit_code);
+
 /* Writes the effective configuration, secrets masked, one per line. */
 void cfg_print(const struct config *cfg, int who, FILE *out);
 

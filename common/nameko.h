@@ -18,13 +18,6 @@
 /* Largest call or reply body either side accepts. */
 #define NAMEKO_MAX_BODY (1024 * 1024)
 
-/*
- * Nameko's own protocol error types.  Their exc_path is
- * "nameko.exceptions.<type>", so a Python client re-raises them as its own.
- */
-#define NAMEKO_METHOD_NOT_FOUND "MethodNotFound"
-#define NAMEKO_MALFORMED_REQUEST "MalformedRequest"
-#define NAMEKO_INCORRECT_SIGNATURE "IncorrectSignature"
 
 /* AMQP header names of a call (SPEC section 3). */
 #define NAMEKO_HDR_CALL_ID_STACK "nameko.call_id_stack"
@@ -47,7 +40,7 @@ struct nameko_call {
  * fills *call, or a negative tempo_err (body not JSON, not an object, args
  * not an array or kwargs not an object, over NAMEKO_MAX_BODY): TEMPO_EINVAL
  * with a message in err.  Such a call is answered with
- * NAMEKO_MALFORMED_REQUEST.
+ * MalformedRequest (TEMPO_EMALFORMED in errors.h).
  */
 int nameko_call_decode(const void *body, size_t len, struct nameko_call *call,
                        char *err, size_t errlen);

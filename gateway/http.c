@@ -27,6 +27,7 @@
 #include "metrics.h"
 #include "mhd_watch.h"
 #include "nameko.h"
+#include "prom.h"
 #include "query.h"
 #include "rpc_client.h"
 #include "static.h"
@@ -143,20 +144,16 @@ static enum MHD_Result reply_error(struct http_req *r, int err,
                                    const char *message)
 {
     int status = tempo_err_http_status(err);
-    const char *code = tempo_err_code(err);
+    char *body;
 
-    json_t *body;
-
-    metrics_error_code(code);
+    metrics_error(err);
     if (status >= 500)
         log_info("%s %s -> %d %s: %s", r->method ? r->method : "?",
-                 r->url ? r->url : "?", status, code, message);
-    body = json_pack("{s:{s:i,s:s,s:s}}", "error", "status", status, "code",
-                     code, "message", message);
-    if (body == NULL) /* message was not valid UTF-8: say only the code */
-        body = json_pack("{s:{s:i,s:s,s:s}}", "error", "status", status, "code",
-                         code, "message", code);
-    return send_json(r, status, body);
+                 r->url ? r->url : "?", status, tempo_err_code(err), message);
+    body = tempo_err_body(err, message);
+    if (body == NULL)
+        return MHD_NO;
+    return send_body(r, status, body, strlen(body), "application/json");
 }
 
 /* ---- routes ---------------------------------------------------------------
@@ -242,7 +239,7 @@ static enum MHD_Result route_metrics(struct http_req *r)
 
     if (text == NULL)
         return reply_error(r, TEMPO_EINTERNAL, "metrics unavailable");
-    return send_body(r, 200, text, len, "text/plain; version=0.0.4");
+    return send_body(r, 200, text, len, PROM_CONTENT_TYPE);
 }
 
 /* The page, its assets and the OpenAPI document (static.c). */

@@ -29,17 +29,8 @@ int main(int argc, char **argv)
     struct http_server *srv = NULL;
     int sig, status = EXIT_FAILURE;
 
-    switch (cfg_load(&cfg, CFG_GATEWAY, "gateway", TEMPO_VERSION, argc,
-                     argv)) {
-    case CFG_OK:
-        break;
-    case CFG_EXIT:
-        cfg_free(&cfg);
-        return EXIT_SUCCESS;
-    case CFG_ERROR:
-        cfg_free(&cfg);
-        return 2;
-    }
+    if (!cfg_load_main(&cfg, CFG_GATEWAY, "gateway", argc, argv, &status))
+        return status;
     log_init("gateway", cfg.log_level, cfg.log_json);
     raise_fd_limit();
 

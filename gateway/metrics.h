@@ -1,6 +1,7 @@
 /*
- * metrics.h - the gateway's Prometheus counters.  Process-wide, lock-free
- * (relaxed atomics), safe from any thread.  Rendering walks them once.
+ * metrics.h - the gateway's Prometheus metrics (common/prom.h).
+ * Process-wide, lock-free (relaxed atomics), safe from any thread.
+ * Every series is exposed, zero or not.
  */
 #ifndef TEMPO_METRICS_H
 #define TEMPO_METRICS_H
@@ -28,13 +29,14 @@ void metrics_rpc_timeout(void);
 void metrics_rpc_unroutable(void);
 void metrics_broker_reconnect(void);
 void metrics_broker_blocked(int blocked);
-void metrics_error_code(const char *code);
+void metrics_error(int err);       /* an error answer (a negative tempo_err) */
 void metrics_header_timeout(void); /* a connection cut at its header deadline */
 
 /*
  * Renders the text exposition into a new malloc'd string (*len set).
- * inflight is sampled by the caller (rpc_client_inflight), ready likewise.
+ * inflight and connected are sampled by the caller (rpc_client_inflight,
+ * rpc_client_connected).  Served as PROM_CONTENT_TYPE (prom.h).
  */
-char *metrics_render(long inflight, int ready, size_t *len);
+char *metrics_render(long inflight, int connected, size_t *len);
 
 #endif

@@ -155,7 +155,7 @@ static void check_send(struct rpc_client *c, amqp_connection_state_t conn)
         amqp_loop_drop(c->loop, amqp_error_string2(rc));
 }
 
-static int on_method(struct amqp_loop *l, void *ud, amqp_channel_t ch,
+static int read_check_answer(struct amqp_loop *l, void *ud, amqp_channel_t ch,
                      const amqp_method_t *m)
 {
     struct rpc_client *c = ud;
@@ -236,7 +236,7 @@ static int check_now(struct rpc_client *c, amqp_connection_state_t conn,
 /* ---- connection -----------------------------------------------------------
  */
 
-static int on_connected(struct amqp_loop *l, void *ud, const char *host,
+static int declare_reply_queue(struct amqp_loop *l, void *ud, const char *host,
                         char *err, size_t errlen)
 {
     struct rpc_client *c = ud;
@@ -279,7 +279,7 @@ static int on_connected(struct amqp_loop *l, void *ud, const char *host,
     return 0;
 }
 
-static void on_lost(struct amqp_loop *l, void *ud, const char *why)
+static void fail_calls_in_flight(struct amqp_loop *l, void *ud, const char *why)
 {
     struct rpc_client *c = ud;
 
@@ -363,7 +363,7 @@ static int publish(struct rpc_client *c, amqp_connection_state_t conn,
     return 0;
 }
 
-static void on_mail(struct amqp_loop *l, void *ud, struct amqp_loop_msg *m)
+static void publish_submissions(struct amqp_loop *l, void *ud, struct amqp_loop_msg *m)
 {
     struct rpc_client *c = ud;
     int64_t now = clock_mono_ms();
@@ -399,7 +399,7 @@ static void on_mail(struct amqp_loop *l, void *ud, struct amqp_loop_msg *m)
     }
 }
 
-static int64_t on_tick(struct amqp_loop *l, void *ud, int64_t now)
+static int64_t expire_and_check(struct amqp_loop *l, void *ud, int64_t now)
 {
     struct rpc_client *c = ud;
     amqp_connection_state_t conn = amqp_loop_conn(l);
@@ -458,7 +458,7 @@ static void complete_result(struct rpc_client *c, struct rpc_req *r,
     complete(c, r, 0, NULL);
 }
 
-static void on_delivery(struct amqp_loop *l, void *ud, amqp_envelope_t *env)
+static void take_reply(struct amqp_loop *l, void *ud, amqp_envelope_t *env)
 {
     struct rpc_client *c = ud;
     struct nameko_reply reply;
@@ -512,7 +512,7 @@ static void on_delivery(struct amqp_loop *l, void *ud, amqp_envelope_t *env)
     nameko_reply_clear(&reply);
 }
 
-static void on_returned(struct amqp_loop *l, void *ud, amqp_message_t *msg)
+static void fail_returned(struct amqp_loop *l, void *ud, amqp_message_t *msg)
 {
     struct rpc_client *c = ud;
     struct rpc_req *r = take_by_corr(c, &msg->properties);
@@ -526,14 +526,14 @@ static void on_returned(struct amqp_loop *l, void *ud, amqp_message_t *msg)
     complete(c, r, TEMPO_EUNAVAIL, "no weather-service queue is bound");
 }
 
-static void on_blocked(struct amqp_loop *l, void *ud, int blocked)
+static void note_blocked(struct amqp_loop *l, void *ud, int blocked)
 {
     (void)l;
     (void)ud;
     metrics_broker_blocked(blocked);
 }
 
-static int on_drained(struct amqp_loop *l, void *ud)
+static int no_calls_left(struct amqp_loop *l, void *ud)
 {
     struct rpc_client *c = ud;
 
@@ -548,28 +548,26 @@ struct rpc_client *rpc_client_create(const struct config *cfg, rpc_done_fn done,
                                      void *ud)
 {
     static const struct amqp_loop_ops ops = {
-        .connected = on_connected,
-        .lost = on_lost,
-        .delivery = on_delivery,
-        .mail = on_mail,
-        .returned = on_returned,
-        .method = on_method,
-        .blocked = on_blocked,
-        .tick = on_tick,
-        .drained = on_drained,
+        .connected = declare_reply_queue,
+        .lost = fail_calls_in_flight,
+        .delivery = take_reply,
+        .mail = publish_submissions,
+        .returned = fail_returned,
+        .method = read_check_answer,
+        .blocked = note_blocked,
+        .tick = expire_and_check,
+        .drained = no_calls_left,
     };
-    struct amqp_loop_opts opts;
     struct rpc_client *c = calloc(1, sizeof(*c));
 
     if (c == NULL)
         return NULL;
-    amqp_conn_opts_init(&opts.conn, cfg, "gateway");
     c->cfg = cfg;
     c->done = done;
     c->ud = ud;
     atomic_store(&c->consumers, -1);
     calltable_init(&c->calls);
-    c->loop = amqp_loop_create(&opts, &ops, c);
+    c->loop = amqp_loop_create(cfg, "gateway", &ops, c);
     if (c->loop == NULL) {
         free(c);
         return NULL;

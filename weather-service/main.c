@@ -5,7 +5,7 @@
  */
 #include "config.h"
 #include "log.h"
-#include "metrics.h"
+#include "metrics_http.h"
 #include "service.h"
 #include "sig.h"
 #include "worker.h"
@@ -23,17 +23,8 @@ int main(int argc, char **argv)
     int sig;
     int status = EXIT_FAILURE;
 
-    switch (cfg_load(&cfg, CFG_WORKER, "weather-service", TEMPO_VERSION, argc,
-                     argv)) {
-    case CFG_OK:
-        break;
-    case CFG_EXIT:
-        cfg_free(&cfg);
-        return EXIT_SUCCESS;
-    case CFG_ERROR:
-        cfg_free(&cfg);
-        return 2;
-    }
+    if (!cfg_load_main(&cfg, CFG_WORKER, "weather-service", argc, argv, &status))
+        return status;
     log_init("weather-service", cfg.log_level, cfg.log_json);
 
     sig_block(); /* before any thread starts: they all inherit it */

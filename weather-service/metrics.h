@@ -1,13 +1,14 @@
 /*
- * metrics.h - the worker's Prometheus metrics (names tempo_worker_*), and
- * the tiny HTTP server that exposes them on METRICS_PORT.
+ * metrics.h - the worker's Prometheus metrics (names tempo_worker_*), over
+ * common/prom.h; metrics_http.h serves them on METRICS_PORT.
  *
  * The counters are process-wide, lock-free (relaxed atomics in fixed
  * arrays) and safe from any thread: a hook on the hot path costs one to
  * three atomic adds and never allocates.  Every label value comes from a
- * fixed table in metrics.c; strings passed in (a method name, an
- * exc_type) are only compared against those tables, never echoed, so
- * neither client input nor a secret can reach the exposition.
+ * fixed table (outcomes from the error table, errors.h); strings passed in
+ * (a method name, an exc_type) are only compared against those tables,
+ * never echoed, so neither client input nor a secret can reach the
+ * exposition.
  *
  * Exported names are wmetrics_* because unit tests link the gateway's
  * metrics_* too.
@@ -115,29 +116,5 @@ void wmetrics_pool_refresh(int genre, int ok);
  * and sets *len.  Returns NULL only if the text would exceed its cap.
  */
 char *wmetrics_render(size_t *len);
-
-/* ---- the HTTP endpoint --------------------------------------------------- */
-
-struct wmetrics_server;
-
-/*
- * Serves GET/HEAD /metrics and /healthz on 0.0.0.0:port (all addresses,
- * so Prometheus in another container can scrape it) from libmicrohttpd's
- * own thread, with a small connection limit and idle timeout, and a
- * total deadline of header_timeout_ms for each request's headers
- * (HTTP_HEADER_TIMEOUT_MS; mhd_watch.h), so that slow clients cannot hold
- * its few connections.  Port 0 picks a free port (tests; see
- * wmetrics_server_port).  The caller must have blocked the signals it
- * handles itself before calling.  Returns a new server or NULL with a
- * message in err.
- */
-struct wmetrics_server *wmetrics_server_start(long port, long header_timeout_ms,
-                                              char *err, size_t errlen);
-
-/* The port actually bound. */
-int wmetrics_server_port(const struct wmetrics_server *s);
-
-/* Stops serving and frees s.  NULL is a no-op. */
-void wmetrics_server_stop(struct wmetrics_server *s);
 
 #endif

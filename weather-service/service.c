@@ -273,17 +273,6 @@ void service_worker_destroy(struct service_worker *w)
     free(w);
 }
 
-/* Fills a fault of one of Nameko's own exception types. */
-static int nameko_fault(struct service_fault *f, const char *type,
-                        const char *path, const char *value)
-{
-    f->exc_type = type;
-    f->exc_path = path;
-    snprintf(f->value, sizeof(f->value), "%s", value);
-    f->exc_args = json_pack("[s]", f->value);
-    return TEMPO_EINTERNAL;
-}
-
 /* Fills a fault from a tempo_err; `city` names a city not found. */
 static int fault(struct service_fault *f, int rc, const char *msg,
                  const char *city)
@@ -341,19 +330,14 @@ static int bind_args(const struct method *m, const json_t *args,
     while (m->params[nparams] != NULL)
         nparams++;
     if (args != NULL && !json_is_array(args))
-        return nameko_fault(f, NAMEKO_INCORRECT_SIGNATURE,
-                            "nameko.exceptions.IncorrectSignature",
-                            "args must be an array");
+        return fault(f, TEMPO_ESIGNATURE, "args must be an array", NULL);
     if (kwargs != NULL && !json_is_object(kwargs))
-        return nameko_fault(f, NAMEKO_INCORRECT_SIGNATURE,
-                            "nameko.exceptions.IncorrectSignature",
-                            "kwargs must be an object");
+        return fault(f, TEMPO_ESIGNATURE, "kwargs must be an object", NULL);
     if (json_array_size(args) > nparams) {
         snprintf(msg, sizeof(msg),
                  "%s() takes at most %zu positional arguments (%zu given)",
                  m->name, nparams, json_array_size(args));
-        return nameko_fault(f, NAMEKO_INCORRECT_SIGNATURE,
-                            "nameko.exceptions.IncorrectSignature", msg);
+        return fault(f, TEMPO_ESIGNATURE, msg, NULL);
     }
     json_object_foreach((json_t *)kwargs, key, v)
     {
@@ -369,8 +353,7 @@ static int bind_args(const struct method *m, const json_t *args,
         else
             snprintf(msg, sizeof(msg),
                      "%s() got an unexpected keyword argument", m->name);
-        return nameko_fault(f, NAMEKO_INCORRECT_SIGNATURE,
-                            "nameko.exceptions.IncorrectSignature", msg);
+        return fault(f, TEMPO_ESIGNATURE, msg, NULL);
     }
     bound = kwargs != NULL ? json_copy((json_t *)kwargs) : json_object();
     if (bound == NULL)
@@ -381,8 +364,7 @@ static int bind_args(const struct method *m, const json_t *args,
                      "%s() got multiple values for argument '%s'", m->name,
                      m->params[i]);
             json_decref(bound);
-            return nameko_fault(f, NAMEKO_INCORRECT_SIGNATURE,
-                                "nameko.exceptions.IncorrectSignature", msg);
+            return fault(f, TEMPO_ESIGNATURE, msg, NULL);
         }
         json_object_set(bound, m->params[i], json_array_get(args, i));
     }
@@ -401,9 +383,7 @@ int service_prepare(struct service *svc, const char *method, const json_t *args,
 
     memset(f, 0, sizeof(*f));
     if (m == NULL)
-        return nameko_fault(f, NAMEKO_METHOD_NOT_FOUND,
-                            "nameko.exceptions.MethodNotFound",
-                            method ? method : "");
+        return fault(f, TEMPO_EMETHODNF, method ? method : "", NULL);
     p = calloc(1, sizeof(*p));
     if (p == NULL)
         return fault(f, TEMPO_EINTERNAL, "out of memory", NULL);

@@ -121,15 +121,17 @@ static void job_free(struct job *j)
 
 /* ---- replies ------------------------------------------------------------- */
 
-static void set_error_reply(struct job *j, const char *type, const char *path,
-                            const char *arg, const char *value)
+/* An error reply of one of the table's rows: exc_args [arg], value. */
+static void set_error_reply(struct job *j, int err, const char *arg,
+                            const char *value)
 {
     json_t *args = json_pack("[s]", arg);
 
     free(j->reply);
-    j->reply = nameko_reply_encode_error(type, path, args, value);
+    j->reply = nameko_reply_encode_error(tempo_err_exc_type(err),
+                                         tempo_err_exc_path(err), args, value);
     json_decref(args);
-    j->outcome = type;
+    j->outcome = tempo_err_exc_type(err);
 }
 
 static void set_fault_reply(struct job *j, struct service_fault *f)
@@ -141,8 +143,7 @@ static void set_fault_reply(struct job *j, struct service_fault *f)
     f->exc_args = NULL;
     j->outcome = f->exc_type;
     if (j->reply == NULL) /* unencodable value: say what happened */
-        set_error_reply(j, tempo_err_exc_type(TEMPO_EINTERNAL),
-                        tempo_err_exc_path(TEMPO_EINTERNAL), "",
+        set_error_reply(j, TEMPO_EINTERNAL, "",
                         "the error could not be encoded");
 }
 
@@ -163,8 +164,7 @@ static void set_result_reply(struct job *j, json_t *result)
                  before, kept);
     if (j->reply == NULL) {
         log_warn("%s: the reply cannot be encoded", j->method);
-        set_error_reply(j, tempo_err_exc_type(TEMPO_EUPSTREAM),
-                        tempo_err_exc_path(TEMPO_EUPSTREAM), "",
+        set_error_reply(j, TEMPO_EUPSTREAM, "",
                         "the answer is too large to send");
     }
 }
@@ -218,9 +218,7 @@ static void *pool_thread(void *arg)
         pthread_mutex_unlock(&w->lock);
 
         if (sw == NULL)
-            set_error_reply(j, tempo_err_exc_type(TEMPO_EINTERNAL),
-                            tempo_err_exc_path(TEMPO_EINTERNAL), "",
-                            "worker out of memory");
+            set_error_reply(j, TEMPO_EINTERNAL, "", "worker out of memory");
         else
             run_job(sw, j);
         if (amqp_loop_post(w->loop, &j->msg) < 0)
@@ -296,7 +294,7 @@ static int declare_service_queue(struct worker *w, amqp_connection_state_t c,
                            errlen);
 }
 
-static int on_connected(struct amqp_loop *l, void *ud, const char *host,
+static int declare_and_consume(struct amqp_loop *l, void *ud, const char *host,
                         char *err, size_t errlen)
 {
     struct worker *w = ud;
@@ -328,7 +326,7 @@ static int on_connected(struct amqp_loop *l, void *ud, const char *host,
     return 0;
 }
 
-static void on_lost(struct amqp_loop *l, void *ud, const char *why)
+static void drop_jobs(struct amqp_loop *l, void *ud, const char *why)
 {
     struct worker *w = ud;
 
@@ -440,9 +438,7 @@ static int job_from_envelope(struct job *j, const amqp_envelope_t *env)
         ((p->_flags & AMQP_BASIC_CORRELATION_ID_FLAG) &&
          amqp_conn_bytes_str(p->correlation_id, j->corr_id,
                              sizeof(j->corr_id)) < 0)) {
-        set_error_reply(j, NAMEKO_MALFORMED_REQUEST,
-                        "nameko.exceptions.MalformedRequest", "",
-                        "unusable message");
+        set_error_reply(j, TEMPO_EMALFORMED, "", "unusable message");
         log_warn("malformed call: bad envelope");
         return -1;
     }
@@ -462,8 +458,7 @@ static int job_prepare(struct worker *w, struct job *j,
 
     if (nameko_call_decode(body->bytes, body->len, &call, err, sizeof(err)) <
         0) {
-        set_error_reply(j, NAMEKO_MALFORMED_REQUEST,
-                        "nameko.exceptions.MalformedRequest", err, err);
+        set_error_reply(j, TEMPO_EMALFORMED, err, err);
         log_warn("malformed call %s: %s", j->method, err);
         return -1;
     }
@@ -481,7 +476,7 @@ static int job_prepare(struct worker *w, struct job *j,
 
 static void answer(struct worker *w, struct job *j);
 
-static void on_delivery(struct amqp_loop *l, void *ud, amqp_envelope_t *env)
+static void take_call(struct amqp_loop *l, void *ud, amqp_envelope_t *env)
 {
     struct worker *w = ud;
     struct job *j = calloc(1, sizeof(*j));
@@ -572,7 +567,7 @@ static void answer(struct worker *w, struct job *j)
     job_free(j);
 }
 
-static void on_mail(struct amqp_loop *l, void *ud, struct amqp_loop_msg *m)
+static void answer_finished(struct amqp_loop *l, void *ud, struct amqp_loop_msg *m)
 {
     struct worker *w = ud;
 
@@ -584,7 +579,7 @@ static void on_mail(struct amqp_loop *l, void *ud, struct amqp_loop_msg *m)
     }
 }
 
-static void on_blocked(struct amqp_loop *l, void *ud, int blocked)
+static void flush_held(struct amqp_loop *l, void *ud, int blocked)
 {
     struct worker *w = ud;
     struct job *j, *next;
@@ -601,7 +596,7 @@ static void on_blocked(struct amqp_loop *l, void *ud, int blocked)
 }
 
 /* Stops new deliveries; calls already prefetched still get served. */
-static void on_stopping(struct amqp_loop *l, void *ud)
+static void cancel_consumer(struct amqp_loop *l, void *ud)
 {
     struct worker *w = ud;
     amqp_connection_state_t conn = amqp_loop_conn(l);
@@ -618,7 +613,7 @@ static void on_stopping(struct amqp_loop *l, void *ud)
     w->consuming = 0;
 }
 
-static int on_drained(struct amqp_loop *l, void *ud)
+static int no_jobs_left(struct amqp_loop *l, void *ud)
 {
     struct worker *w = ud;
 
@@ -632,26 +627,24 @@ static int on_drained(struct amqp_loop *l, void *ud)
 struct worker *worker_create(const struct config *cfg, struct service *svc)
 {
     static const struct amqp_loop_ops ops = {
-        .connected = on_connected,
-        .lost = on_lost,
-        .delivery = on_delivery,
-        .mail = on_mail,
-        .blocked = on_blocked,
-        .stopping = on_stopping,
-        .drained = on_drained,
+        .connected = declare_and_consume,
+        .lost = drop_jobs,
+        .delivery = take_call,
+        .mail = answer_finished,
+        .blocked = flush_held,
+        .stopping = cancel_consumer,
+        .drained = no_jobs_left,
     };
-    struct amqp_loop_opts opts;
     struct worker *w = calloc(1, sizeof(*w));
     long i;
 
     if (w == NULL)
         return NULL;
-    amqp_conn_opts_init(&opts.conn, cfg, "weather-service");
     w->cfg = cfg;
     w->svc = svc;
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
-    w->loop = amqp_loop_create(&opts, &ops, w);
+    w->loop = amqp_loop_create(cfg, "weather-service", &ops, w);
     w->threads = calloc((size_t)cfg->worker_concurrency, sizeof(pthread_t));
     /* Used on the loop's thread for calls that need no upstream. */
     w->inline_sw = service_worker_create(svc);

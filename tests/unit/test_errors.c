@@ -11,8 +11,8 @@
 #include <cmocka.h>
 
 #include "errors.h"
-#include "nameko.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const struct {
@@ -42,6 +42,13 @@ static const struct {
     {TEMPO_EHDRLARGE, 431, "header_too_large", "HeaderTooLarge",
      "tempo.HeaderTooLarge"},
     {TEMPO_ERATELIMIT, 429, "rate_limited", "RateLimited", "tempo.RateLimited"},
+    /* Nameko's own protocol errors: 500 at the gateway (SPEC section 3). */
+    {TEMPO_EMETHODNF, 500, "internal", "MethodNotFound",
+     "nameko.exceptions.MethodNotFound"},
+    {TEMPO_EMALFORMED, 500, "internal", "MalformedRequest",
+     "nameko.exceptions.MalformedRequest"},
+    {TEMPO_ESIGNATURE, 500, "internal", "IncorrectSignature",
+     "nameko.exceptions.IncorrectSignature"},
 };
 
 #define NROWS (sizeof(rows) / sizeof(rows[0]))
@@ -62,18 +69,55 @@ static void test_every_row(void **state)
 
 static void test_codes_are_distinct(void **state)
 {
+    const char *const *codes;
     size_t i, j;
+    int n;
 
     (void)state;
-    /* The table covers the SPEC's eight codes and the gateway's four, each
-     * once. */
-    assert_int_equal(TEMPO__END - TEMPO__FIRST - 1, NROWS);
+    /* Every row is listed above, each error and exc_type once; code words
+     * repeat only for 500 "internal". */
+    assert_int_equal(TEMPO_ERR_COUNT, NROWS);
     for (i = 0; i < NROWS; i++)
         for (j = i + 1; j < NROWS; j++) {
             assert_int_not_equal(rows[i].err, rows[j].err);
-            assert_string_not_equal(tempo_err_code(rows[i].err),
-                                    tempo_err_code(rows[j].err));
+            assert_string_not_equal(rows[i].exc_type, rows[j].exc_type);
+            if (strcmp(rows[i].code, rows[j].code) == 0)
+                assert_string_equal(rows[i].code, "internal");
         }
+    /* The distinct code words: the SPEC's eight and the gateway's four. */
+    n = tempo_err_codes(&codes);
+    assert_int_equal(n, 12);
+    for (i = 0; i < (size_t)n; i++)
+        for (j = i + 1; j < (size_t)n; j++)
+            assert_string_not_equal(codes[i], codes[j]);
+    for (i = 0; i < NROWS; i++) {
+        int k = tempo_err_code_index(rows[i].err);
+        assert_true(k >= 0 && k < n);
+        assert_string_equal(codes[k], rows[i].code);
+        assert_int_equal(tempo_err_at(tempo_err_index(rows[i].err)),
+                         rows[i].err);
+    }
+}
+
+static void test_body(void **state)
+{
+    char *s;
+
+    (void)state;
+    s = tempo_err_body(TEMPO_ENOCITY, "city not found: \"Atlantis\"");
+    assert_string_equal(s, "{\"error\":{\"status\":404,\"code\":"
+                           "\"city_not_found\",\"message\":\"city not found: "
+                           "\\\"Atlantis\\\"\"}}");
+    free(s);
+    /* Not UTF-8, or none: the code word, never garbage. */
+    s = tempo_err_body(TEMPO_EINVAL, "bad \xff byte");
+    assert_string_equal(s, "{\"error\":{\"status\":400,\"code\":"
+                           "\"invalid_argument\",\"message\":"
+                           "\"invalid_argument\"}}");
+    free(s);
+    s = tempo_err_body(12345, NULL);
+    assert_non_null(strstr(s, "\"status\":500"));
+    free(s);
 }
 
 static void test_unknown_values_are_internal(void **state)
@@ -103,9 +147,9 @@ static void test_from_exc_type(void **state)
         {"CityNotFound", TEMPO_ENOCITY, 404},
         {"UpstreamError", TEMPO_EUPSTREAM, 502},
         {"UpstreamTimeout", TEMPO_ETIMEOUT, 504},
-        {NAMEKO_METHOD_NOT_FOUND, TEMPO_EINTERNAL, 500},
-        {NAMEKO_MALFORMED_REQUEST, TEMPO_EINTERNAL, 500},
-        {NAMEKO_INCORRECT_SIGNATURE, TEMPO_EINTERNAL, 500},
+        {"MethodNotFound", TEMPO_EINTERNAL, 500},
+        {"MalformedRequest", TEMPO_EINTERNAL, 500},
+        {"IncorrectSignature", TEMPO_EINTERNAL, 500},
         /* "anything else 500" */
         {"ValueError", TEMPO_EINTERNAL, 500},
         {"RemoteError", TEMPO_EINTERNAL, 500},
@@ -146,11 +190,17 @@ static void test_worker_errors_round_trip(void **state)
         assert_int_equal(
             tempo_err_from_exc_type(tempo_err_exc_type(worker_errs[i])),
             worker_errs[i]);
-    /* tempo's exc_paths are "tempo.<type>" (SPEC section 3). */
+    /* exc_paths are "tempo.<type>", or "nameko.exceptions.<type>" for
+     * Nameko's own (SPEC section 3). */
     for (i = 0; i < NROWS; i++) {
         const char *path = tempo_err_exc_path(rows[i].err);
-        assert_true(strncmp(path, "tempo.", 6) == 0);
-        assert_string_equal(path + 6, tempo_err_exc_type(rows[i].err));
+        const char *type = tempo_err_exc_type(rows[i].err);
+        if (strncmp(path, "tempo.", 6) == 0)
+            assert_string_equal(path + 6, type);
+        else if (strncmp(path, "nameko.exceptions.", 18) == 0)
+            assert_string_equal(path + 18, type);
+        else
+            fail_msg("exc_path %s", path);
     }
 }
 
@@ -159,6 +209,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_row),
         cmocka_unit_test(test_codes_are_distinct),
+        cmocka_unit_test(test_body),
         cmocka_unit_test(test_unknown_values_are_internal),
         cmocka_unit_test(test_from_exc_type),
         cmocka_unit_test(test_worker_errors_round_trip),

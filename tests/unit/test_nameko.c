@@ -253,7 +253,7 @@ static void test_reply_encode_error_captured(void **state)
     char *s;
 
     (void)state;
-    s = nameko_reply_encode_error(NAMEKO_METHOD_NOT_FOUND,
+    s = nameko_reply_encode_error("MethodNotFound",
                                   "nameko.exceptions.MethodNotFound", args,
                                   "no_such_method");
     assert_non_null(s);

@@ -25,6 +25,7 @@
 
 /* Both weather-service/ and gateway/ hold a metrics.h: name ours. */
 #include "../../weather-service/metrics.h"
+#include "../../weather-service/metrics_http.h"
 #include "../promcheck.h"
 #include "genre.h"
 
@@ -197,9 +198,14 @@ static void test_render_initial(void **state)
         if (strstr(text, line) == NULL)
             fail_msg("missing %s", line);
     }
-    /* Every method x outcome series exists from the start, at zero. */
+    /* Every method x outcome series exists from the start, at zero:
+     * 2 methods (get_playlist, unknown) x 10 outcomes (ok, the 8 exc_types
+     * of errors.h a worker sends, other). */
     assert_int_equal(promcheck_sum(text, "tempo_worker_calls_total", "", &v),
-                     2 * 9);
+                     2 * 10);
+    assert_int_equal(promcheck_sum(text, "tempo_worker_calls_total",
+                                   "outcome=\"InternalError\"", &v),
+                     2);
     assert_true(v == 0);
     /* No provider is configured yet: no provider series. */
     assert_null(strstr(text, "provider="));
