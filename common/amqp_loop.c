@@ -383,8 +383,7 @@ static void *loop_thread(void *arg)
 
 /* ---- public -------------------------------------------------------------- */
 
-struct amqp_loop *amqp_loop_create(const struct config *cfg,
-                                   const char *daemon,
+struct amqp_loop *amqp_loop_create(const struct config *cfg, const char *daemon,
                                    const struct amqp_loop_ops *ops, void *ud)
 {
     struct amqp_loop *l = calloc(1, sizeof(*l));

@@ -99,8 +99,7 @@ struct config;
  * files (borrowed: it outlives the loop); ops is copied; ud is passed to
  * every callback.  Returns NULL on failure.
  */
-struct amqp_loop *amqp_loop_create(const struct config *cfg,
-                                   const char *daemon,
+struct amqp_loop *amqp_loop_create(const struct config *cfg, const char *daemon,
                                    const struct amqp_loop_ops *ops, void *ud);
 
 /* Starts the loop's thread.  0 or TEMPO_EINTERNAL. */

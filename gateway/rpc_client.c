@@ -8,32 +8,28 @@
  *
  *   connected   declare nameko-rpc; declare a reply queue with a fresh
  *               name, rpc.reply-gateway-<uuid>, bound with key <uuid>, and
- *               consume it (no-ack).  Fresh per connection, so after a
- *               fail-over it lives on the node we are connected to; the
- *               calls waiting on the old one were failed (503) when it
- *               was lost.  Open channel 2 and read the service queue's
- *               consumer count once.
+ *               consume it (no-ack).  Fresh (and exclusive) per
+ *               connection, so after a fail-over it lives on the node we
+ *               are connected to; the calls waiting on the old one were
+ *               failed (503) when it was lost.  Then the consumer check
+ *               (consumer_check.h) reads the service queue's consumers.
  *   mail        submitted calls: fail them at once (503) while the broker
  *               blocks us or the service queue has no consumer, else
  *               publish (mandatory, expiration = time left, the absolute
  *               deadline in a header) and file them in the call table;
  *   delivery    a reply completes its call (unknown ids are dropped);
  *   returned    basic.return (no queue bound): that call fails with 503;
- *   tick        fail calls whose deadline passed (504); every
- *               CONSUMER_CHECK_MS send a passive queue.declare of the
- *               service queue on channel 2, without waiting;
- *   method      its declare-ok (or the 404 channel.close when the queue does
- *               not exist) updates the cached consumer count;
+ *   tick        fail calls whose deadline passed (504); the consumer
+ *               check's next asynchronous reading;
+ *   method      its answers;
  *   lost        every call in flight fails at once with 503.
- *
- * The consumer check is asynchronous so that a slow broker never stalls
- * replies; the count it caches is also what makes /readyz honest.
  */
 #include "rpc_client.h"
 
 #include "amqp_conn.h"
 #include "clock.h"
 #include "config.h"
+#include "consumer_check.h"
 #include "container_of.h"
 #include "errors.h"
 #include "log.h"
@@ -46,21 +42,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CONSUMER_CHECK_MS 200
-/* A reading of 0 consumers is believed once no worker has shown signs of
- * life (a positive count, a reply) for this long. */
-#define CONSUMER_GRACE_MS 1000
 #define REPLY_QUEUE_EXPIRES_MS 300000
 #define CH_MAIN AMQP_LOOP_CHANNEL
-#define CH_CHECK 2
-
-/* The consumer check's channel. */
-enum check_state {
-    CHECK_CLOSED = 0, /* channel 2 not open */
-    CHECK_OPENING,    /* channel.open sent */
-    CHECK_IDLE,       /* open, nothing asked */
-    CHECK_PENDING,    /* passive queue.declare sent */
-};
 
 struct rpc_client {
     const struct config *cfg;
@@ -68,16 +51,12 @@ struct rpc_client {
     void *ud;
     struct amqp_loop *loop;
     atomic_long inflight;
-    atomic_long consumers; /* on the service queue; -1 = unknown */
+    struct consumer_check check; /* does a worker consume? */
 
     /* the loop's thread only */
     char reply_key[37];
     char reply_queue[64];
     struct calltable calls;
-    enum check_state check;
-    int64_t check_at;   /* next check, monotonic ms */
-    int64_t alive_at;   /* last sign of a consuming worker; 0 = never */
-    long last_positive; /* the last count above 0 */
     int connected_once;
 };
 
@@ -107,137 +86,11 @@ static void fail_all(struct rpc_client *c, int err, const char *msg)
     }
 }
 
-/* ---- the consumer check ---------------------------------------------------
- */
-
-/*
- * A reading of the service queue's consumer count.  A 0 is believed at
- * once when it is definitive (the queue does not exist; a message came
- * back unroutable) or when no worker has shown signs of life for
- * CONSUMER_GRACE_MS; otherwise the last positive count stands.  Right
- * after a quorum queue changes leader, declare-ok can count 0 consumers
- * that are still there (measured: ~70 false 503s per leader loss).
- */
-static void note_consumers(struct rpc_client *c, long n, int definitive)
-{
-    int64_t now = clock_mono_ms();
-
-    if (n > 0) {
-        c->alive_at = now;
-        c->last_positive = n;
-        atomic_store(&c->consumers, n);
-    } else if (definitive || c->alive_at == 0 ||
-               now - c->alive_at >= CONSUMER_GRACE_MS) {
-        atomic_store(&c->consumers, 0);
-    } else {
-        atomic_store(&c->consumers, c->last_positive);
-    }
-}
-
-static void check_send(struct rpc_client *c, amqp_connection_state_t conn)
-{
-    int rc;
-
-    if (c->check == CHECK_CLOSED) {
-        amqp_channel_open_t open;
-        memset(&open, 0, sizeof(open));
-        rc = amqp_send_method(conn, CH_CHECK, AMQP_CHANNEL_OPEN_METHOD, &open);
-        c->check = CHECK_OPENING;
-    } else {
-        amqp_queue_declare_t d;
-        memset(&d, 0, sizeof(d));
-        d.queue = amqp_cstring_bytes(TEMPO_SERVICE_QUEUE);
-        d.passive = 1;
-        rc = amqp_send_method(conn, CH_CHECK, AMQP_QUEUE_DECLARE_METHOD, &d);
-        c->check = CHECK_PENDING;
-    }
-    if (rc != AMQP_STATUS_OK)
-        amqp_loop_drop(c->loop, amqp_error_string2(rc));
-}
-
-static int read_check_answer(struct amqp_loop *l, void *ud, amqp_channel_t ch,
-                     const amqp_method_t *m)
-{
-    struct rpc_client *c = ud;
-    amqp_connection_state_t conn = amqp_loop_conn(l);
-
-    if (ch != CH_CHECK)
-        return -1;
-    switch (m->id) {
-    case AMQP_CHANNEL_OPEN_OK_METHOD:
-        c->check = CHECK_IDLE;
-        check_send(c, conn);
-        return 0;
-    case AMQP_QUEUE_DECLARE_OK_METHOD: {
-        amqp_queue_declare_ok_t *ok = m->decoded;
-        note_consumers(c, (long)ok->consumer_count, 0);
-        c->check = CHECK_IDLE;
-        c->check_at = clock_mono_ms() + CONSUMER_CHECK_MS;
-        return 0;
-    }
-    case AMQP_CHANNEL_CLOSE_METHOD: {
-        /* 404: the queue does not exist (no worker ever declared it, or
-         * it was deleted).  Acknowledge; reopen at the next check. */
-        amqp_channel_close_t *cl = m->decoded;
-        amqp_channel_close_ok_t close_ok;
-        if (cl->reply_code != AMQP_NOT_FOUND)
-            log_warn("consumer check: channel closed: %u %.*s", cl->reply_code,
-                     (int)cl->reply_text.len,
-                     (const char *)cl->reply_text.bytes);
-        memset(&close_ok, 0, sizeof(close_ok));
-        if (amqp_send_method(conn, CH_CHECK, AMQP_CHANNEL_CLOSE_OK_METHOD,
-                             &close_ok) != AMQP_STATUS_OK) {
-            amqp_loop_drop(l, "sending channel.close-ok");
-            return 0;
-        }
-        note_consumers(c, 0, cl->reply_code == AMQP_NOT_FOUND);
-        c->check = CHECK_CLOSED;
-        c->check_at = clock_mono_ms() + CONSUMER_CHECK_MS;
-        return 0;
-    }
-    default:
-        return -1;
-    }
-}
-
-/* The first count, synchronously, while connecting. */
-static int check_now(struct rpc_client *c, amqp_connection_state_t conn,
-                     char *err, size_t errlen)
-{
-    amqp_queue_declare_ok_t *ok;
-    amqp_rpc_reply_t r;
-
-    amqp_channel_open(conn, CH_CHECK);
-    if (amqp_conn_check(conn, "channel.open 2", err, errlen) < 0)
-        return TEMPO_EUNAVAIL;
-    ok = amqp_queue_declare(conn, CH_CHECK,
-                            amqp_cstring_bytes(TEMPO_SERVICE_QUEUE), 1, 0, 0, 0,
-                            amqp_empty_table);
-    r = amqp_get_rpc_reply(conn);
-    c->check_at = clock_mono_ms() + CONSUMER_CHECK_MS;
-    if (ok != NULL) {
-        note_consumers(c, (long)ok->consumer_count, 0);
-        c->check = CHECK_IDLE;
-        return 0;
-    }
-    if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
-        r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
-        amqp_channel_close_ok_t close_ok;
-        memset(&close_ok, 0, sizeof(close_ok));
-        amqp_send_method(conn, CH_CHECK, AMQP_CHANNEL_CLOSE_OK_METHOD,
-                         &close_ok);
-        note_consumers(c, 0, 1);
-        c->check = CHECK_CLOSED;
-        return 0;
-    }
-    return amqp_conn_reply_error(r, "queue.declare passive", err, errlen);
-}
-
 /* ---- connection -----------------------------------------------------------
  */
 
 static int declare_reply_queue(struct amqp_loop *l, void *ud, const char *host,
-                        char *err, size_t errlen)
+                               char *err, size_t errlen)
 {
     struct rpc_client *c = ud;
     amqp_connection_state_t conn = amqp_loop_conn(l);
@@ -268,13 +121,13 @@ static int declare_reply_queue(struct amqp_loop *l, void *ud, const char *host,
                        amqp_empty_bytes, 0, 1, 0, amqp_empty_table);
     if (amqp_conn_check(conn, "basic.consume reply", err, errlen) < 0)
         return TEMPO_EUNAVAIL;
-    if (check_now(c, conn, err, errlen) < 0)
+    if (consumer_check_connected(&c->check, conn, err, errlen) < 0)
         return TEMPO_EUNAVAIL;
     if (c->connected_once)
         metrics_broker_reconnect();
     c->connected_once = 1;
     log_info("connected to broker %s, reply queue %s, %ld consumer(s) on %s",
-             host, c->reply_queue, atomic_load(&c->consumers),
+             host, c->reply_queue, consumer_check_count(&c->check),
              TEMPO_SERVICE_QUEUE);
     return 0;
 }
@@ -284,8 +137,7 @@ static void fail_calls_in_flight(struct amqp_loop *l, void *ud, const char *why)
     struct rpc_client *c = ud;
 
     (void)why;
-    atomic_store(&c->consumers, -1);
-    c->check = CHECK_CLOSED;
+    consumer_check_lost(&c->check);
     fail_all(c, TEMPO_EUNAVAIL,
              amqp_loop_stopping(l) ? "the gateway is shutting down"
                                    : "lost the connection to the broker");
@@ -363,7 +215,8 @@ static int publish(struct rpc_client *c, amqp_connection_state_t conn,
     return 0;
 }
 
-static void publish_submissions(struct amqp_loop *l, void *ud, struct amqp_loop_msg *m)
+static void publish_submissions(struct amqp_loop *l, void *ud,
+                                struct amqp_loop_msg *m)
 {
     struct rpc_client *c = ud;
     int64_t now = clock_mono_ms();
@@ -371,7 +224,7 @@ static void publish_submissions(struct amqp_loop *l, void *ud, struct amqp_loop_
     while (m != NULL) {
         struct rpc_req *r = container_of(m, struct rpc_req, msg);
         amqp_connection_state_t conn = amqp_loop_conn(l);
-        long consumers = atomic_load(&c->consumers);
+        long consumers = consumer_check_count(&c->check);
 
         m = m->next;
         if (conn == NULL) {
@@ -416,12 +269,12 @@ static int64_t expire_and_check(struct amqp_loop *l, void *ud, int64_t now)
     e = calltable_first(&c->calls);
     if (e != NULL)
         next = e->deadline_ms;
-    if (conn != NULL && !amqp_loop_blocked(l) &&
-        (c->check == CHECK_IDLE || c->check == CHECK_CLOSED)) {
-        if (now >= c->check_at)
-            check_send(c, conn);
-        else if (next == 0 || c->check_at < next)
-            next = c->check_at;
+    if (conn != NULL && !amqp_loop_blocked(l)) {
+        int64_t at;
+        if (consumer_check_tick(&c->check, conn, now, &at) < 0)
+            amqp_loop_drop(l, "sending the consumer check");
+        else if (at != 0 && (next == 0 || at < next))
+            next = at;
     }
     return next;
 }
@@ -469,7 +322,7 @@ static void take_reply(struct amqp_loop *l, void *ud, amqp_envelope_t *env)
     int rc;
 
     (void)l;
-    c->alive_at = clock_mono_ms(); /* a worker answers */
+    consumer_check_alive(&c->check, clock_mono_ms()); /* a worker answers */
     r = take_by_corr(c, &env->message.properties);
     if (r == NULL) {
         log_debug("dropped a late, unknown or unlabelled reply");
@@ -512,6 +365,17 @@ static void take_reply(struct amqp_loop *l, void *ud, amqp_envelope_t *env)
     nameko_reply_clear(&reply);
 }
 
+static int read_check_answer(struct amqp_loop *l, void *ud, amqp_channel_t ch,
+                             const amqp_method_t *m)
+{
+    struct rpc_client *c = ud;
+    int rc = consumer_check_method(&c->check, amqp_loop_conn(l), ch, m);
+
+    if (rc < 0)
+        amqp_loop_drop(l, "answering the broker on the check channel");
+    return rc <= 0 ? 0 : -1;
+}
+
 static void fail_returned(struct amqp_loop *l, void *ud, amqp_message_t *msg)
 {
     struct rpc_client *c = ud;
@@ -521,8 +385,7 @@ static void fail_returned(struct amqp_loop *l, void *ud, amqp_message_t *msg)
     if (r == NULL)
         return;
     metrics_rpc_unroutable();
-    note_consumers(c, 0, 1);
-    c->check_at = 0; /* look again at the next tick */
+    consumer_check_none(&c->check);
     complete(c, r, TEMPO_EUNAVAIL, "no weather-service queue is bound");
 }
 
@@ -565,7 +428,7 @@ struct rpc_client *rpc_client_create(const struct config *cfg, rpc_done_fn done,
     c->cfg = cfg;
     c->done = done;
     c->ud = ud;
-    atomic_store(&c->consumers, -1);
+    consumer_check_init(&c->check);
     calltable_init(&c->calls);
     c->loop = amqp_loop_create(cfg, "gateway", &ops, c);
     if (c->loop == NULL) {
@@ -587,7 +450,7 @@ int rpc_client_submit(struct rpc_client *c, struct rpc_req *req)
     if (amqp_loop_stopping(c->loop))
         why = "the gateway is shutting down";
     if (why != NULL) {
-        if (atomic_load(&c->consumers) == 0)
+        if (consumer_check_count(&c->check) == 0)
             metrics_rpc_unroutable();
         snprintf(req->message, sizeof(req->message), "%s", why);
         return TEMPO_EUNAVAIL;
@@ -610,8 +473,7 @@ int rpc_client_submit(struct rpc_client *c, struct rpc_req *req)
 
 const char *rpc_client_unready_reason(const struct rpc_client *c)
 {
-    long consumers =
-        atomic_load(&((struct rpc_client *)(uintptr_t)c)->consumers);
+    long consumers = consumer_check_count(&c->check);
 
     if (!amqp_loop_connected(c->loop))
         return "not connected to the broker";

@@ -13,7 +13,7 @@ PKGS=(build-essential cmake pkg-config
 # Debian's python3 with jsonschema (the OpenAPI test) and selenium driving
 # a headless Chromium (the browser test).  scripts/run.sh does not.
 if [ "${TEMPO_DEPS_TEST:-0}" = 1 ]; then
-    PKGS+=(python3 python3-jsonschema python3-selenium chromium
+    PKGS+=(clang-format python3 python3-jsonschema python3-selenium chromium
            chromium-driver fonts-dejavu-core)
 fi
 # Extra tools for benchmarks and fuzzing, installed on request.

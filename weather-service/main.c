@@ -23,7 +23,8 @@ int main(int argc, char **argv)
     int sig;
     int status = EXIT_FAILURE;
 
-    if (!cfg_load_main(&cfg, CFG_WORKER, "weather-service", argc, argv, &status))
+    if (!cfg_load_main(&cfg, CFG_WORKER, "weather-service", argc, argv,
+                       &status))
         return status;
     log_init("weather-service", cfg.log_level, cfg.log_json);
 

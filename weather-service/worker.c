@@ -35,18 +35,17 @@
 #include "worker.h"
 
 #include "amqp_conn.h"
-#include "amqp_headers.h"
 #include "amqp_loop.h"
 #include "clock.h"
 #include "config.h"
 #include "container_of.h"
+#include "envelope.h"
 #include "errors.h"
 #include "log.h"
 #include "metrics.h"
 #include "nameko.h"
 #include "service.h"
 #include "trace.h"
-#include "validate.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -62,13 +61,7 @@ struct job {
     struct job *next;         /* pool queue, held list */
     uint64_t tag;
     unsigned generation;
-    int has_reply_to;
-    char reply_to[256];
-    char corr_id[256]; /* "" = none */
-    char method[64];
-    char request_id[129];
-    struct trace trace;        /* the caller's, if it sent a valid one */
-    int64_t deadline_ms;       /* monotonic; 0 = none */
+    struct call_envelope e;    /* reply_to, ids, method, trace, deadline */
     struct service_plan *plan; /* for the pool; NULL once run */
     char *reply;               /* the reply body */
     const char *outcome;       /* NULL = success, else the exc_type */
@@ -160,10 +153,10 @@ static void set_result_reply(struct job *j, json_t *result)
     j->reply = nameko_reply_encode_result_fit(result, "tracks", &kept);
     j->outcome = NULL;
     if (j->reply != NULL && kept < before)
-        log_warn("%s: reply too large; cut from %zu to %zu tracks", j->method,
+        log_warn("%s: reply too large; cut from %zu to %zu tracks", j->e.method,
                  before, kept);
     if (j->reply == NULL) {
-        log_warn("%s: the reply cannot be encoded", j->method);
+        log_warn("%s: the reply cannot be encoded", j->e.method);
         set_error_reply(j, TEMPO_EUPSTREAM, "",
                         "the answer is too large to send");
     }
@@ -176,18 +169,18 @@ static void run_job(struct service_worker *sw, struct job *j)
     json_t *result = NULL;
     int rc;
 
-    log_set_context(j->request_id[0] ? j->request_id : NULL,
-                    j->trace.trace_id[0] ? j->trace.trace_id : NULL);
-    service_worker_set_trace(sw, j->trace.trace_id[0] ? &j->trace : NULL);
+    log_set_context(j->e.request_id[0] ? j->e.request_id : NULL,
+                    j->e.trace.trace_id[0] ? j->e.trace.trace_id : NULL);
+    service_worker_set_trace(sw, j->e.trace.trace_id[0] ? &j->e.trace : NULL);
     rc = service_run(sw, j->plan, &result, &fault);
     service_worker_set_trace(sw, NULL);
     service_plan_free(j->plan);
     j->plan = NULL;
     if (rc == 0) {
         set_result_reply(j, result);
-        log_debug("%s answered", j->method);
+        log_debug("%s answered", j->e.method);
     } else {
-        log_info("%s failed: %s: %s", j->method, fault.exc_type, fault.value);
+        log_info("%s failed: %s: %s", j->e.method, fault.exc_type, fault.value);
         set_fault_reply(j, &fault);
     }
     json_decref(result);
@@ -295,7 +288,7 @@ static int declare_service_queue(struct worker *w, amqp_connection_state_t c,
 }
 
 static int declare_and_consume(struct amqp_loop *l, void *ud, const char *host,
-                        char *err, size_t errlen)
+                               char *err, size_t errlen)
 {
     struct worker *w = ud;
     amqp_connection_state_t c = amqp_loop_conn(l);
@@ -347,103 +340,15 @@ static void drop_jobs(struct amqp_loop *l, void *ud, const char *why)
         service_abort(w->svc); /* what still runs was handed back */
 }
 
-/*
- * The caller's deadline, on this host's monotonic clock: the earlier of
- * the call's `expiration` counted from now (RabbitMQ does not shorten it
- * while the message waits in the queue) and the absolute deadline header
- * (which does count the wait; it assumes the hosts' clocks agree, as NTP
- * keeps them).  0 when the call carries neither (a Python Nameko client
- * sends none).
- */
-static int64_t call_deadline(const amqp_basic_properties_t *p)
-{
-    int64_t now = clock_mono_ms(), d = 0, wall;
-    char buf[24], *end = NULL;
-    long long ms;
-
-    if ((p->_flags & AMQP_BASIC_EXPIRATION_FLAG) &&
-        amqp_conn_bytes_str(p->expiration, buf, sizeof(buf)) == 0 &&
-        buf[0] >= '0' && buf[0] <= '9') {
-        ms = strtoll(buf, &end, 10);
-        if (*end == '\0' && ms > 0 && ms <= 86400000LL)
-            d = now + ms;
-    }
-    if ((p->_flags & AMQP_BASIC_HEADERS_FLAG) &&
-        amqp_headers_int64(&p->headers, TEMPO_HDR_DEADLINE, &wall) == 0 &&
-        wall > 0) {
-        int64_t left = wall - clock_wall_ms();
-        int64_t h = now + (left < 0 ? -1 : left);
-        if (left < 86400000LL && (d == 0 || h < d))
-            d = h;
-    }
-    return d;
-}
-
-/* The request id: nameko.request_id, else the last nameko.call_id_stack
- * entry (all a plain Nameko caller sends).  "" when neither is usable. */
-static void call_request_id(const amqp_basic_properties_t *p, char *out,
-                            size_t cap)
-{
-    out[0] = '\0';
-    if (!(p->_flags & AMQP_BASIC_HEADERS_FLAG))
-        return;
-    if (amqp_headers_string(&p->headers, NAMEKO_HDR_REQUEST_ID, out, cap) ==
-            0 &&
-        validate_request_id(out))
-        return;
-    if (amqp_headers_last_string(&p->headers, NAMEKO_HDR_CALL_ID_STACK, out,
-                                 cap) == 0 &&
-        validate_request_id(out))
-        return;
-    out[0] = '\0';
-}
-
-/* The caller's trace context (traceparent, tracestate headers), if valid;
- * the worker adds no span of its own: its upstream calls are children of
- * the caller's span. */
-static void call_trace(const amqp_basic_properties_t *p, struct trace *t)
-{
-    char tp[64], ts[TRACE_STATE_MAX + 1];
-
-    memset(t, 0, sizeof(*t));
-    if (!(p->_flags & AMQP_BASIC_HEADERS_FLAG) ||
-        amqp_headers_string(&p->headers, TEMPO_HDR_TRACEPARENT, tp,
-                            sizeof(tp)) < 0 ||
-        trace_parse(tp, t) < 0)
-        return;
-    if (amqp_headers_string(&p->headers, TEMPO_HDR_TRACESTATE, ts,
-                            sizeof(ts)) == 0 &&
-        trace_state_valid(ts))
-        snprintf(t->state, sizeof(t->state), "%s", ts);
-}
-
 /* Fills a job from the envelope; returns 0, or -1 when the envelope cannot
  * carry a call (then the job holds a MalformedRequest reply). */
 static int job_from_envelope(struct job *j, const amqp_envelope_t *env)
 {
-    const amqp_basic_properties_t *p = &env->message.properties;
-    char rk[256];
-    const char *dot;
-
-    j->has_reply_to = (p->_flags & AMQP_BASIC_REPLY_TO_FLAG) &&
-                      amqp_conn_bytes_str(p->reply_to, j->reply_to,
-                                          sizeof(j->reply_to)) == 0 &&
-                      j->reply_to[0] != '\0';
-    call_request_id(p, j->request_id, sizeof(j->request_id));
-    call_trace(p, &j->trace);
-    j->deadline_ms = call_deadline(p);
-    if (amqp_conn_bytes_str(env->routing_key, rk, sizeof(rk)) < 0 ||
-        (dot = strrchr(rk, '.')) == NULL ||
-        strlen(dot + 1) >= sizeof(j->method) ||
-        ((p->_flags & AMQP_BASIC_CORRELATION_ID_FLAG) &&
-         amqp_conn_bytes_str(p->correlation_id, j->corr_id,
-                             sizeof(j->corr_id)) < 0)) {
-        set_error_reply(j, TEMPO_EMALFORMED, "", "unusable message");
-        log_warn("malformed call: bad envelope");
-        return -1;
-    }
-    snprintf(j->method, sizeof(j->method), "%s", dot + 1);
-    return 0;
+    if (envelope_read(env, clock_mono_ms(), clock_wall_ms(), &j->e) == 0)
+        return 0;
+    set_error_reply(j, TEMPO_EMALFORMED, "", "unusable message");
+    log_warn("malformed call: bad envelope");
+    return -1;
 }
 
 /* Decodes and validates the body; 0 with j->plan set, or -1 with the
@@ -459,15 +364,15 @@ static int job_prepare(struct worker *w, struct job *j,
     if (nameko_call_decode(body->bytes, body->len, &call, err, sizeof(err)) <
         0) {
         set_error_reply(j, TEMPO_EMALFORMED, err, err);
-        log_warn("malformed call %s: %s", j->method, err);
+        log_warn("malformed call %s: %s", j->e.method, err);
         return -1;
     }
-    rc = service_prepare(w->svc, j->method, call.args, call.kwargs,
-                         j->deadline_ms, &j->plan, &fault);
+    rc = service_prepare(w->svc, j->e.method, call.args, call.kwargs,
+                         j->e.deadline_ms, &j->plan, &fault);
     json_decref(call.args);
     json_decref(call.kwargs);
     if (rc < 0) {
-        log_info("%s failed: %s: %s", j->method, fault.exc_type, fault.value);
+        log_info("%s failed: %s: %s", j->e.method, fault.exc_type, fault.value);
         set_fault_reply(j, &fault);
         return -1;
     }
@@ -493,8 +398,8 @@ static void take_call(struct amqp_loop *l, void *ud, amqp_envelope_t *env)
         answer(w, j);
         return;
     }
-    log_set_context(j->request_id[0] ? j->request_id : NULL,
-                    j->trace.trace_id[0] ? j->trace.trace_id : NULL);
+    log_set_context(j->e.request_id[0] ? j->e.request_id : NULL,
+                    j->e.trace.trace_id[0] ? j->e.trace.trace_id : NULL);
     if (job_prepare(w, j, &env->message.body) < 0) {
         answer(w, j);
     } else if (w->inline_sw != NULL && service_plan_ready(w->svc, j->plan)) {
@@ -525,12 +430,12 @@ static void publish_reply(struct worker *w, amqp_connection_state_t conn,
     props.delivery_mode = 1;
     props.priority = 0;
     props.headers = amqp_empty_table;
-    if (j->corr_id[0] != '\0') {
+    if (j->e.corr_id[0] != '\0') {
         props._flags |= AMQP_BASIC_CORRELATION_ID_FLAG;
-        props.correlation_id = amqp_cstring_bytes(j->corr_id);
+        props.correlation_id = amqp_cstring_bytes(j->e.corr_id);
     }
     rc = amqp_basic_publish(conn, CH, amqp_cstring_bytes(NAMEKO_EXCHANGE),
-                            amqp_cstring_bytes(j->reply_to), 0, 0, &props,
+                            amqp_cstring_bytes(j->e.reply_to), 0, 0, &props,
                             amqp_cstring_bytes(j->reply));
     if (rc != AMQP_STATUS_OK)
         amqp_loop_drop(w->loop, amqp_error_string2(rc));
@@ -553,10 +458,10 @@ static void answer(struct worker *w, struct job *j)
     /* Counted before the reply leaves, so that a scrape made as soon as
      * the caller has its answer already sees the call. */
     w->inflight--;
-    wmetrics_call_end(j->method, j->outcome, clock_mono_s() - j->t0);
-    if (conn != NULL && j->has_reply_to)
+    wmetrics_call_end(j->e.method, j->outcome, clock_mono_s() - j->t0);
+    if (conn != NULL && j->e.has_reply_to)
         publish_reply(w, conn, j);
-    else if (!j->has_reply_to)
+    else if (!j->e.has_reply_to)
         log_debug("call without reply_to: processed, not answered");
     conn = amqp_loop_conn(w->loop);
     if (conn != NULL && j->generation == w->generation) {
@@ -567,7 +472,8 @@ static void answer(struct worker *w, struct job *j)
     job_free(j);
 }
 
-static void answer_finished(struct amqp_loop *l, void *ud, struct amqp_loop_msg *m)
+static void answer_finished(struct amqp_loop *l, void *ud,
+                            struct amqp_loop_msg *m)
 {
     struct worker *w = ud;
 

@@ -228,8 +228,8 @@ static void base62_id(uint64_t seed, char out[23])
     static const char b62[] =
         "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-    for (int i = 0; i < 22; i++)
-        out[i] = b62[fu_mix64(seed + (uint64_t)i * 0x632be59bd9b4e019ULL) %
+    for (unsigned i = 0; i < 22; i++)
+        out[i] = b62[fu_mix64(seed + (uint64_t)i * UINT64_C(0x632be59bd9b4e019)) %
                      62];
     out[22] = '\0';
 }

@@ -101,7 +101,7 @@ static void load_broker(void)
     while (fgets(line, sizeof(line), f) != NULL) {
         line[strcspn(line, "\n")] = '\0';
         if (strncmp(line, "BROKER_PORT=", 12) == 0)
-            broker_port = atoi(line + 12);
+            broker_port = (int)strtol(line + 12, NULL, 10);
         else if (strncmp(line, "BROKER_URL=", 11) == 0)
             snprintf(broker_url, sizeof(broker_url), "%s", line + 11);
         else if (strncmp(line, "BROKER_TLS_PORT=", 16) == 0)
@@ -349,7 +349,7 @@ void h_fake_start(struct h_stack *s, const char *const extra[])
         fail_msg("fake-upstream did not say READY");
     fclose(f);
     s->fake = pid;
-    s->fake_port = atoi(portbuf);
+    s->fake_port = (int)strtol(portbuf, NULL, 10);
     snprintf(s->fake_url, sizeof(s->fake_url), "http://127.0.0.1:%d",
              s->fake_port);
 }

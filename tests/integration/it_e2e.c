@@ -244,13 +244,14 @@ static void test_city_length(void **state)
     struct h_resp r;
 
     (void)state;
-    strcpy(path, "/weather?city=");
-    memset(path + strlen(path), 'a', 200);
+    snprintf(path, sizeof(path), "/weather?city=");
+    memset(path + 14, 'a', 200);
     path[14 + 200] = '\0';
     h_http(&stack, "GET", path, NULL, &r);
     assert_int_equal(r.status, 200); /* exactly 200 bytes is allowed */
     h_resp_free(&r);
-    strcat(path, "a");
+    path[14 + 200] = 'a';
+    path[14 + 201] = '\0';
     h_http(&stack, "GET", path, NULL, &r);
     h_assert_error(&r, 400, "invalid_argument");
     h_resp_free(&r);

@@ -39,15 +39,16 @@ static char *reply_for(const char *city)
         size_t o;
         int i;
         assert_non_null(s);
-        o = (size_t)sprintf(s, "{\"result\": null, \"error\": {\"exc_type\": "
-                               "\"CityNotFound\", \"exc_path\": "
-                               "\"tempo.CityNotFound\", \"exc_args\": [], "
-                               "\"value\": \"");
+        o = (size_t)snprintf(s, 800,
+                             "{\"result\": null, \"error\": {\"exc_type\": "
+                             "\"CityNotFound\", \"exc_path\": "
+                             "\"tempo.CityNotFound\", \"exc_args\": [], "
+                             "\"value\": \"");
         for (i = 0; i < 150; i++) {
             s[o++] = (char)0xc3;
             s[o++] = (char)0xa9;
         }
-        strcpy(s + o, "\"}}");
+        snprintf(s + o, 800 - o, "\"}}");
         return s;
     }
     if (strcmp(city, "PyError") == 0)

@@ -459,7 +459,7 @@ static void test_oversized_requests(void **state)
     h_stack_start(&s, "oversized", 1, NULL, NULL);
     path = malloc(70000);
     assert_non_null(path);
-    strcpy(path, "/weather?city=");
+    memcpy(path, "/weather?city=", 14);
     memset(path + 14, 'a', 65000);
     path[14 + 65000] = '\0';
     h_http(&s, "GET", path, NULL, &r);
@@ -469,7 +469,7 @@ static void test_oversized_requests(void **state)
     h_resp_free(&r);
     hdr = malloc(70000);
     assert_non_null(hdr);
-    strcpy(hdr, "X-Junk: ");
+    memcpy(hdr, "X-Junk: ", 8);
     memset(hdr + 8, 'b', 60000);
     hdr[8 + 60000] = '\0';
     hdrs[0] = hdr;
