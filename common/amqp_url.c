@@ -344,8 +344,8 @@ static int entry_span(const char *list, unsigned idx, const char **start,
 int amqp_url_list_get(const char *list, unsigned idx, struct amqp_url *out,
                       char *err, size_t errlen)
 {
-    const char *s;
-    size_t len;
+    const char *s = "";
+    size_t len = 0;
     struct span pw;
     char why[160];
 
@@ -354,7 +354,7 @@ int amqp_url_list_get(const char *list, unsigned idx, struct amqp_url *out,
         return -1;
     }
     if (parse_one(s, len, out, &pw, why, sizeof(why)) < 0) {
-        snprintf(err, errlen, "entry %u %s", idx + 1, why);
+        snprintf(err, errlen, "entry %u %.140s", idx + 1, why);
         return -1;
     }
     return 0;
@@ -376,9 +376,10 @@ int amqp_url_list_check(const char *list, char *err, size_t errlen)
         /* "amqp://u:pa,ss@h": the usual cause of a later entry without a
          * scheme is a raw comma in a password. */
         for (j = i + 1; j < n && strstr(err, "%2C") == NULL; j++) {
-            const char *s;
-            size_t len, used = strlen(err);
-            entry_span(list, j, &s, &len);
+            const char *s = "";
+            size_t len = 0, used = strlen(err);
+            if (entry_span(list, j, &s, &len) < 0)
+                break;
             while (len > 0 && is_space(*s)) {
                 s++;
                 len--;
