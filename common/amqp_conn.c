@@ -20,6 +20,7 @@
  */
 #include "amqp_conn.h"
 
+#include "clock.h"
 #include "config.h"
 #include "errors.h"
 #include "rng.h"
@@ -162,14 +163,6 @@ int amqp_conn_check(amqp_connection_state_t conn, const char *what, char *err,
     if (r.reply_type == AMQP_RESPONSE_NORMAL)
         return 0;
     return amqp_conn_reply_error(r, what, err, errlen);
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static struct timeval tv_of_ms(int64_t ms)
@@ -466,7 +459,7 @@ static amqp_connection_state_t open_one(const struct amqp_url *u,
                                         char *err, size_t errlen)
 {
     int timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 2000;
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = clock_mono_ms() + timeout_ms;
     struct tls_diag diag = {0, 0};
     amqp_connection_state_t conn = amqp_new_connection();
     amqp_socket_t *sock;
@@ -496,11 +489,11 @@ static amqp_connection_state_t open_one(const struct amqp_url *u,
             snprintf(err, errlen, "connect: %s", amqp_error_string2(rc));
         goto fail;
     }
-    if (now_ms() >= deadline) {
+    if (clock_mono_ms() >= deadline) {
         snprintf(err, errlen, "login: timed out");
         goto fail;
     }
-    tv = tv_of_ms(deadline - now_ms());
+    tv = tv_of_ms(deadline - clock_mono_ms());
     amqp_set_handshake_timeout(conn, &tv);
     amqp_set_rpc_timeout(conn, &tv);
     r = login(conn, u, o);
@@ -520,7 +513,7 @@ static amqp_connection_state_t open_one(const struct amqp_url *u,
                          : "does it require a client certificate?");
         goto fail;
     }
-    tv = tv_of_ms(deadline - now_ms());
+    tv = tv_of_ms(deadline - clock_mono_ms());
     amqp_set_rpc_timeout(conn, &tv);
     amqp_channel_open(conn, 1);
     if (amqp_conn_check(conn, "channel.open", err, errlen) < 0)

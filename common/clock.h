@@ -30,6 +30,27 @@ static inline double clock_mono_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Milliseconds on CLOCK_MONOTONIC_COARSE: the same clock read from the
+ * vDSO without a hardware counter (a few ms of resolution), for hot paths
+ * that only need the tick, such as the rate limiter. */
+static inline int64_t clock_coarse_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Seconds from t0 (a CLOCK_MONOTONIC reading) to now. */
+static inline double clock_since_s(const struct timespec *t0)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t0->tv_sec) +
+           (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
 /* Milliseconds since the Unix epoch (CLOCK_REALTIME). */
 static inline int64_t clock_wall_ms(void)
 {

@@ -63,6 +63,8 @@ struct config {
     long music_pool_ttl_s;
     long upstream_timeout_ms;
     long upstream_retries;
+    long breaker_failures; /* consecutive, before a provider's circuit opens */
+    long breaker_open_ms;
     char *worker_id; /* "<host>:<pid>" unless WORKER_ID is set */
 };
 

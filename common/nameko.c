@@ -29,6 +29,7 @@
 
 #include "errors.h"
 #include "json_scan.h"
+#include "tbuf.h"
 #include "validate.h"
 
 #include <math.h>
@@ -40,61 +41,22 @@
 
 #define DUMP_MAX_DEPTH 512
 
-/* --- growable buffer with a hard cap -------------------------------- */
-
-struct sbuf {
-    char *p;
-    size_t len, cap;
-    int failed; /* allocation failed or cap reached: result is NULL */
-};
-
-static void sb_add(struct sbuf *sb, const char *s, size_t n)
+/* A message body: at most NAMEKO_MAX_BODY bytes of text. */
+static void body_init(struct tbuf *sb)
 {
-    if (sb->failed)
-        return;
-    if (n > NAMEKO_MAX_BODY - sb->len) { /* len + n + NUL > cap */
-        sb->failed = 1;
-        return;
-    }
-    if (sb->len + n + 1 > sb->cap) {
-        size_t cap = sb->cap != 0 ? sb->cap : 256;
-        char *np;
-        while (cap < sb->len + n + 1)
-            cap *= 2;
-        if (cap > NAMEKO_MAX_BODY + 1)
-            cap = NAMEKO_MAX_BODY + 1;
-        np = realloc(sb->p, cap);
-        if (np == NULL) {
-            sb->failed = 1;
-            return;
-        }
-        sb->p = np;
-        sb->cap = cap;
-    }
-    memcpy(sb->p + sb->len, s, n);
-    sb->len += n;
-    sb->p[sb->len] = '\0';
+    tbuf_init(sb, 256, NAMEKO_MAX_BODY + 1);
 }
 
-static void sb_str(struct sbuf *sb, const char *s)
+static char *body_finish(struct tbuf *sb)
 {
-    sb_add(sb, s, strlen(s));
-}
+    size_t len;
 
-/* Returns the NUL-terminated text (caller frees), or NULL on failure. */
-static char *sb_finish(struct sbuf *sb)
-{
-    if (sb->failed || sb->p == NULL) {
-        free(sb->p);
-        sb->p = NULL;
-        return NULL;
-    }
-    return sb->p;
+    return tbuf_finish(sb, &len);
 }
 
 /* --- serialiser ------------------------------------------------------ */
 
-static void dump_u16(struct sbuf *sb, uint32_t u)
+static void dump_u16(struct tbuf *sb, uint32_t u)
 {
     static const char hex[] = "0123456789abcdef";
     char esc[6] = {'\\',
@@ -104,7 +66,7 @@ static void dump_u16(struct sbuf *sb, uint32_t u)
                    hex[(u >> 4) & 15],
                    hex[u & 15]};
 
-    sb_add(sb, esc, sizeof(esc));
+    (void)tbuf_add(sb, esc, sizeof(esc));
 }
 
 /* Python's two-character escapes (json.encoder ESCAPE_DCT), or NULL. */
@@ -131,14 +93,14 @@ static const char *short_escape(unsigned char c)
 }
 
 /* A JSON string the way json.dumps(ensure_ascii=True) writes it. */
-static void dump_string(struct sbuf *sb, const char *str, size_t len)
+static void dump_string(struct tbuf *sb, const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str;
     const char *esc;
     size_t i = 0, run;
 
-    sb_add(sb, "\"", 1);
-    while (i < len && !sb->failed) {
+    (void)tbuf_add(sb, "\"", 1);
+    while (i < len && !tbuf_failed(sb)) {
         uint32_t cp;
         size_t n;
 
@@ -148,13 +110,13 @@ static void dump_string(struct sbuf *sb, const char *str, size_t len)
              run++)
             ;
         if (run > i) {
-            sb_add(sb, str + i, run - i);
+            (void)tbuf_add(sb, str + i, run - i);
             i = run;
             continue;
         }
         esc = short_escape(s[i]);
         if (esc != NULL) {
-            sb_add(sb, esc, 2);
+            (void)tbuf_add(sb, esc, 2);
             i++;
             continue;
         }
@@ -172,7 +134,7 @@ static void dump_string(struct sbuf *sb, const char *str, size_t len)
         }
         i += n;
     }
-    sb_add(sb, "\"", 1);
+    (void)tbuf_add(sb, "\"", 1);
 }
 
 /*
@@ -234,13 +196,13 @@ static void shortest_digits(double a, char digits[24], int *decpt)
  * -3..16 digits of the start (always with a fractional part: 5.0), else
  * as d[.ddd]e+XX (1e-05, 1.5e+16).
  */
-static void dump_real(struct sbuf *sb, double v)
+static void dump_real(struct tbuf *sb, double v)
 {
     char digits[24], out[48];
     int nd, decpt, exp10, i, o = 0;
 
     if (!isfinite(v)) { /* JSON has no NaN or Infinity */
-        sb->failed = 1;
+        tbuf_fail(sb);
         return;
     }
     if (signbit(v)) {
@@ -287,46 +249,46 @@ static void dump_real(struct sbuf *sb, double v)
             out[o++] = digits[i];
         }
     }
-    sb_add(sb, out, (size_t)o);
+    (void)tbuf_add(sb, out, (size_t)o);
 }
 
-static void dump_value(struct sbuf *sb, const json_t *v, int depth)
+static void dump_value(struct tbuf *sb, const json_t *v, int depth)
 {
     char num[32];
     size_t i;
     void *it;
     int n;
 
-    if (sb->failed)
+    if (tbuf_failed(sb))
         return;
     if (v == NULL || depth > DUMP_MAX_DEPTH) {
-        sb->failed = 1;
+        tbuf_fail(sb);
         return;
     }
     switch (json_typeof(v)) {
     case JSON_OBJECT:
-        sb_add(sb, "{", 1);
+        (void)tbuf_add(sb, "{", 1);
         /* jansson iterates objects in insertion order. */
         it = json_object_iter((json_t *)v);
-        for (i = 0; it != NULL && !sb->failed; i++) {
+        for (i = 0; it != NULL && !tbuf_failed(sb); i++) {
             if (i > 0)
-                sb_add(sb, ", ", 2);
+                (void)tbuf_add(sb, ", ", 2);
             dump_string(sb, json_object_iter_key(it),
                         json_object_iter_key_len(it));
-            sb_add(sb, ": ", 2);
+            (void)tbuf_add(sb, ": ", 2);
             dump_value(sb, json_object_iter_value(it), depth + 1);
             it = json_object_iter_next((json_t *)v, it);
         }
-        sb_add(sb, "}", 1);
+        (void)tbuf_add(sb, "}", 1);
         break;
     case JSON_ARRAY:
-        sb_add(sb, "[", 1);
-        for (i = 0; i < json_array_size(v) && !sb->failed; i++) {
+        (void)tbuf_add(sb, "[", 1);
+        for (i = 0; i < json_array_size(v) && !tbuf_failed(sb); i++) {
             if (i > 0)
-                sb_add(sb, ", ", 2);
+                (void)tbuf_add(sb, ", ", 2);
             dump_value(sb, json_array_get(v, i), depth + 1);
         }
-        sb_add(sb, "]", 1);
+        (void)tbuf_add(sb, "]", 1);
         break;
     case JSON_STRING:
         dump_string(sb, json_string_value(v), json_string_length(v));
@@ -334,56 +296,59 @@ static void dump_value(struct sbuf *sb, const json_t *v, int depth)
     case JSON_INTEGER:
         n = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
                      json_integer_value(v));
-        sb_add(sb, num, (size_t)n);
+        (void)tbuf_add(sb, num, (size_t)n);
         break;
     case JSON_REAL:
         dump_real(sb, json_real_value(v));
         break;
     case JSON_TRUE:
-        sb_add(sb, "true", 4);
+        (void)tbuf_add(sb, "true", 4);
         break;
     case JSON_FALSE:
-        sb_add(sb, "false", 5);
+        (void)tbuf_add(sb, "false", 5);
         break;
     case JSON_NULL:
-        sb_add(sb, "null", 4);
+        (void)tbuf_add(sb, "null", 4);
         break;
     default:
-        sb->failed = 1;
+        tbuf_fail(sb);
         break;
     }
 }
 
 char *nameko_dumps(const json_t *value)
 {
-    struct sbuf sb = {NULL, 0, 0, 0};
+    struct tbuf sb;
 
+    body_init(&sb);
     dump_value(&sb, value, 0);
-    return sb_finish(&sb);
+    return body_finish(&sb);
 }
 
 char *nameko_call_encode(const json_t *kwargs)
 {
-    struct sbuf sb = {NULL, 0, 0, 0};
+    struct tbuf sb;
 
     if (!json_is_object(kwargs))
         return NULL;
-    sb_str(&sb, "{\"args\": [], \"kwargs\": ");
+    body_init(&sb);
+    tbuf_puts(&sb, "{\"args\": [], \"kwargs\": ");
     dump_value(&sb, kwargs, 1);
-    sb_str(&sb, "}");
-    return sb_finish(&sb);
+    tbuf_puts(&sb, "}");
+    return body_finish(&sb);
 }
 
 char *nameko_reply_encode_result(const json_t *result)
 {
-    struct sbuf sb = {NULL, 0, 0, 0};
+    struct tbuf sb;
 
     if (result == NULL)
         return NULL;
-    sb_str(&sb, "{\"result\": ");
+    body_init(&sb);
+    tbuf_puts(&sb, "{\"result\": ");
     dump_value(&sb, result, 1);
-    sb_str(&sb, ", \"error\": null}");
-    return sb_finish(&sb);
+    tbuf_puts(&sb, ", \"error\": null}");
+    return body_finish(&sb);
 }
 
 char *nameko_reply_encode_result_fit(json_t *result, const char *array_key,
@@ -406,26 +371,27 @@ char *nameko_reply_encode_result_fit(json_t *result, const char *array_key,
 char *nameko_reply_encode_error(const char *exc_type, const char *exc_path,
                                 const json_t *exc_args, const char *value)
 {
-    struct sbuf sb = {NULL, 0, 0, 0};
+    struct tbuf sb;
 
     if (exc_type == NULL || exc_path == NULL ||
         (exc_args != NULL && !json_is_array(exc_args)))
         return NULL;
+    body_init(&sb);
     if (value == NULL)
         value = "";
-    sb_str(&sb, "{\"result\": null, \"error\": {\"exc_type\": ");
+    tbuf_puts(&sb, "{\"result\": null, \"error\": {\"exc_type\": ");
     dump_string(&sb, exc_type, strlen(exc_type));
-    sb_str(&sb, ", \"exc_path\": ");
+    tbuf_puts(&sb, ", \"exc_path\": ");
     dump_string(&sb, exc_path, strlen(exc_path));
-    sb_str(&sb, ", \"exc_args\": ");
+    tbuf_puts(&sb, ", \"exc_args\": ");
     if (exc_args != NULL)
         dump_value(&sb, exc_args, 2);
     else
-        sb_str(&sb, "[]");
-    sb_str(&sb, ", \"value\": ");
+        tbuf_puts(&sb, "[]");
+    tbuf_puts(&sb, ", \"value\": ");
     dump_string(&sb, value, strlen(value));
-    sb_str(&sb, "}}");
-    return sb_finish(&sb);
+    tbuf_puts(&sb, "}}");
+    return body_finish(&sb);
 }
 
 /* --- decoders -------------------------------------------------------- */

@@ -7,6 +7,25 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+/* Grows the buffer to hold need bytes (doubling, never past max). */
+static int grow(struct tbuf *b, size_t need)
+{
+    size_t cap = b->cap;
+
+    if (need > b->max)
+        return -1;
+    while (cap < need)
+        cap = cap > b->max / 2 ? b->max : cap * 2;
+    if (cap != b->cap) {
+        b->p = realloc(b->p, cap);
+        if (b->p == NULL)
+            abort();
+        b->cap = cap;
+    }
+    return 0;
+}
 
 void tbuf_init(struct tbuf *b, size_t initial, size_t max)
 {
@@ -52,6 +71,40 @@ void tbuf_printf(struct tbuf *b, const char *fmt, ...)
         if (b->p == NULL)
             abort();
     }
+}
+
+int tbuf_add(struct tbuf *b, const void *data, size_t n)
+{
+    if (b->failed)
+        return -1;
+    if (n >= b->max - b->len || grow(b, b->len + n + 1) < 0) {
+        b->failed = 1;
+        return -1;
+    }
+    memcpy(b->p + b->len, data, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+void tbuf_puts(struct tbuf *b, const char *s)
+{
+    (void)tbuf_add(b, s, strlen(s));
+}
+
+void tbuf_reset(struct tbuf *b)
+{
+    b->len = 0;
+    b->failed = 0;
+    if (b->p != NULL)
+        b->p[0] = '\0';
+}
+
+void tbuf_free(struct tbuf *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
 }
 
 char *tbuf_finish(struct tbuf *b, size_t *len)

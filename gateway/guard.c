@@ -11,13 +11,13 @@
 #include "framing.h"
 #include "netaddr.h"
 #include "ratelimit.h"
+#include "rng.h"
+#include "clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
-#include <time.h>
 
 /* Header lines a request may have (Apache allows 100; 64 stay well
  * within the 8 KiB libmicrohttpd needs to store them). */
@@ -69,8 +69,7 @@ struct guard *guard_create(const struct config *cfg, char *err, size_t errlen)
     }
     if (cfg->rate_limit_rps > 0) {
         /* The hash key: a client must not be able to aim at one set. */
-        if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
-            seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)g;
+        rng_secure(&seed, sizeof(seed));
         g->rl = ratelimit_create(cfg->rate_limit_rps, cfg->rate_limit_burst,
                                  RATELIMIT_SLOTS, seed);
         if (g->rl == NULL) {
@@ -163,7 +162,6 @@ int guard_rate(struct guard *g, struct MHD_Connection *c, long *retry_after_s)
 {
     const union MHD_ConnectionInfo *ci;
     struct netaddr peer, client;
-    struct timespec ts;
     struct xff x;
 
     if (g->rl == NULL)
@@ -177,10 +175,7 @@ int guard_rate(struct guard *g, struct MHD_Connection *c, long *retry_after_s)
         MHD_get_connection_values_n(c, MHD_HEADER_KIND, collect_xff, &x);
         clientip_resolve(&g->trusted, &peer, x.v, x.len, x.n, &client);
     }
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    if (ratelimit_take(g->rl, &client,
-                       (uint64_t)ts.tv_sec * 1000u +
-                           (uint64_t)ts.tv_nsec / 1000000u,
+    if (ratelimit_take(g->rl, &client, (uint64_t)clock_coarse_ms(),
                        retry_after_s))
         return 0;
     return TEMPO_ERATELIMIT;

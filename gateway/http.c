@@ -20,6 +20,7 @@
 #include "http.h"
 
 #include "amqp_conn.h"
+#include "clock.h"
 #include "config.h"
 #include "errors.h"
 #include "guard.h"
@@ -80,15 +81,6 @@ struct route {
     enum metrics_route metric;
     enum MHD_Result (*handler)(struct http_req *r);
 };
-
-static double seconds_since(const struct timespec *t0)
-{
-    struct timespec now;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - t0->tv_sec) +
-           (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
-}
 
 /* Adds the headers every answer carries, queues resp and drops our ref. */
 static enum MHD_Result queue_response(struct http_req *r, int status,
@@ -416,11 +408,11 @@ static void request_completed(void *cls, struct MHD_Connection *conn,
         return;
     if (r->status == 0 && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
         r->status = 499; /* client went away before the answer */
-    metrics_request(r->route, r->status, seconds_since(&r->start));
+    metrics_request(r->route, r->status, clock_since_s(&r->start));
     if (r->route == ROUTE_WEATHER) {
         log_set_context(r->rpc.request_id, r->trace.trace_id);
         log_debug("/weather answered %d in %.1f ms", r->status,
-                  seconds_since(&r->start) * 1e3);
+                  clock_since_s(&r->start) * 1e3);
         log_set_request_id(NULL);
     }
     free(r->rpc.body);

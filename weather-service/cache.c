@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "errors.h"
 #include "metrics.h"
 
@@ -58,23 +59,8 @@ struct cache {
 
 static int64_t mono_ms(void *unused)
 {
-    struct timespec ts;
-
     (void)unused;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void cache_report_set_name(struct weather_report *r, const char *s, size_t len)
-{
-    if (len > sizeof(r->name) - 1) {
-        len = sizeof(r->name) - 1;
-        /* Back up over continuation bytes so no character is split. */
-        while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
-            len--;
-    }
-    memcpy(r->name, s, len);
-    r->name[len] = '\0';
+    return clock_mono_ms();
 }
 
 /* Rounds to 2 decimals, half away from zero, without libm (|v| <= 180). */

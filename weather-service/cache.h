@@ -1,6 +1,5 @@
 /*
- * cache.h - the worker's weather cache, and the weather types that the
- * providers (owm, open_meteo) fill and the cache stores.
+ * cache.h - the worker's weather cache (of weather.h's reports).
  *
  * Entries are keyed by a normalised query (cache_key).  A fresh entry (age
  * below the TTL) answers at once.  Concurrent lookups of the same missing
@@ -15,29 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* What a client asked for: a city (optionally in a country) or a point. */
-struct weather_query {
-    const char *city;    /* NULL for a coordinate query */
-    const char *country; /* NULL or 2 upper-case letters, with city only */
-    double lat, lon;     /* used when city == NULL */
-};
-
-#define WEATHER_NAME_MAX 256
-
-/* What a weather provider answered. */
-struct weather_report {
-    double temp_c;
-    char name[WEATHER_NAME_MAX]; /* "" when the provider did not name it */
-    char country[3];             /* ISO alpha-2, "" when unknown */
-    int has_coords;
-    double lat, lon;
-};
-
-/*
- * Copies len bytes of s into r->name, cut to fit at a UTF-8 character
- * boundary.  Providers use it for upstream names of any length.
- */
-void cache_report_set_name(struct weather_report *r, const char *s, size_t len);
+#include "weather.h"
 
 #define CACHE_KEY_MAX 256
 

@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
+
+#include "rng.h"
 
 /* The generated catalog_data.c (see data/catalog.cmake). */
 extern const unsigned char catalog__tsv[];
@@ -30,22 +30,6 @@ struct catalog {
     size_t count[GENRE__COUNT];
     size_t cap[GENRE__COUNT];
 };
-
-static _Thread_local uint64_t rng_state;
-
-static uint64_t rng_next(void)
-{
-    if (rng_state == 0) {
-        if (getrandom(&rng_state, sizeof(rng_state), 0) !=
-            (ssize_t)sizeof(rng_state))
-            rng_state = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&rng_state;
-        rng_state |= 1; /* xorshift must not start at 0 */
-    }
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545F4914F6CDD1DULL;
-}
 
 /* Strips spaces and tabs at both ends, in place. */
 static char *trim(char *s)
@@ -222,7 +206,7 @@ json_t *catalog_sample(const struct catalog *c, enum genre g, size_t n)
         idx[i] = i;
     /* A partial Fisher-Yates shuffle: the first k slots are the sample. */
     for (i = 0; i < k; i++) {
-        size_t j = i + (size_t)(rng_next() % (count - i)), tmp = idx[i];
+        size_t j = i + (size_t)rng_below(count - i), tmp = idx[i];
         json_t *t;
 
         idx[i] = idx[j];

@@ -30,47 +30,30 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <sys/types.h>
 #include <time.h>
 
+#include "breaker.h"
 #include "errors.h"
 #include "metrics.h"
+#include "rng.h"
+#include "tbuf.h"
 
 #define BACKOFF_FIRST_MS 50
 #define RETRY_AFTER_MAX_S 86400
 
 struct http_client {
     CURL *curl;
-    uint64_t rng;
-    char *body;
-    size_t len;
-    size_t cap;
+    struct tbuf body; /* the current attempt's body; p NULL between calls */
     int too_big;
     long retry_after_ms; /* -1: no usable Retry-After header */
     const struct trace *trace; /* borrowed; NULL = none */
     const atomic_int *abort;   /* borrowed; non-zero: stop at once */
 };
 
-struct http_breaker {
-    pthread_mutex_t mu;
-    int threshold;
-    long open_ms;
-    int failures; /* consecutive */
-    int64_t open_until;
-    int probing; /* a half-open probe is in flight */
-};
 
 /* What one attempt came to. */
 enum attempt_kind { ATT_RESPONSE, ATT_TIMEOUT, ATT_CONNECT, ATT_FATAL };
-
-int64_t http_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int aborted(const struct http_client *hc)
 {
@@ -106,15 +89,6 @@ static void set_err(char *err, size_t errlen, const char *msg)
         snprintf(err, errlen, "%s", msg);
 }
 
-uint64_t http_client_random(struct http_client *hc)
-{
-    /* xorshift64*: plenty for jitter and offsets, and per-thread. */
-    hc->rng ^= hc->rng >> 12;
-    hc->rng ^= hc->rng << 25;
-    hc->rng ^= hc->rng >> 27;
-    return hc->rng * 0x2545F4914F6CDD1DULL;
-}
-
 struct http_client *http_client_create(void)
 {
     struct http_client *hc = calloc(1, sizeof(*hc));
@@ -126,10 +100,6 @@ struct http_client *http_client_create(void)
         free(hc);
         return NULL;
     }
-    if (getrandom(&hc->rng, sizeof(hc->rng), 0) != (ssize_t)sizeof(hc->rng))
-        hc->rng = (uint64_t)http_now_ms() ^ (uint64_t)(uintptr_t)hc;
-    if (hc->rng == 0)
-        hc->rng = 0x9E3779B97F4A7C15ULL;
     return hc;
 }
 
@@ -138,7 +108,7 @@ void http_client_destroy(struct http_client *hc)
     if (hc == NULL)
         return;
     curl_easy_cleanup(hc->curl);
-    free(hc->body);
+    tbuf_free(&hc->body);
     free(hc);
 }
 
@@ -155,68 +125,27 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 {
     struct http_client *hc = ud;
     size_t n = size * nmemb;
-    size_t need;
 
-    if (n > HTTP_MAX_BODY || hc->len + n > HTTP_MAX_BODY) {
+    if (tbuf_add(&hc->body, data, n) < 0) {
         hc->too_big = 1;
         return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
     }
-    need = hc->len + n + 1;
-    if (need > hc->cap) {
-        size_t cap = hc->cap ? hc->cap : 4096;
-        char *p;
-
-        while (cap < need)
-            cap *= 2;
-        p = realloc(hc->body, cap);
-        if (p == NULL)
-            return 0;
-        hc->body = p;
-        hc->cap = cap;
-    }
-    memcpy(hc->body + hc->len, data, n);
-    hc->len += n;
-    hc->body[hc->len] = '\0';
     return n;
 }
 
-/* Reads Retry-After as delay-seconds or an HTTP date (RFC 9110 10.2.3). */
-static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
+/* The final response's Retry-After (delay-seconds or an HTTP date, RFC
+ * 9110 10.2.3, as libcurl reads it), capped; -1 when there is none. */
+static long retry_after_ms(CURL *c)
 {
-    struct http_client *hc = ud;
-    size_t n = size * nmemb;
-    static const char name[] = "retry-after:";
-    char val[64];
-    size_t i, vl;
+    struct curl_header *h;
+    curl_off_t s = 0;
 
-    if (n >= 5 && memcmp(data, "HTTP/", 5) == 0) {
-        hc->retry_after_ms = -1; /* a new response (e.g. after 100) */
-        return n;
-    }
-    if (n <= sizeof(name) - 1 || strncasecmp(data, name, sizeof(name) - 1))
-        return n;
-    i = sizeof(name) - 1;
-    while (i < n && (data[i] == ' ' || data[i] == '\t'))
-        i++;
-    vl = 0;
-    while (i < n && data[i] != '\r' && data[i] != '\n' && vl < sizeof(val) - 1)
-        val[vl++] = data[i++];
-    val[vl] = '\0';
-    if (vl > 0 && strspn(val, "0123456789") == vl) {
-        long s = vl > 6 ? RETRY_AFTER_MAX_S : strtol(val, NULL, 10);
-        hc->retry_after_ms =
-            (s > RETRY_AFTER_MAX_S ? RETRY_AFTER_MAX_S : s) * 1000L;
-    } else if (vl > 0) {
-        time_t when = curl_getdate(val, NULL);
-        time_t now = time(NULL);
-
-        if (when != (time_t)-1)
-            hc->retry_after_ms = when <= now ? 0
-                                 : when - now > RETRY_AFTER_MAX_S
-                                     ? RETRY_AFTER_MAX_S * 1000L
-                                     : (long)(when - now) * 1000L;
-    }
-    return n;
+    if (curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &s) != CURLE_OK || s < 0)
+        s = 0;
+    if (s == 0 && curl_easy_header(c, "Retry-After", 0, CURLH_HEADER, -1,
+                                   &h) != CURLHE_OK)
+        return -1; /* libcurl says 0 for "none" and for "now" alike */
+    return (long)(s > RETRY_AFTER_MAX_S ? RETRY_AFTER_MAX_S : s) * 1000L;
 }
 
 static enum attempt_kind classify(CURLcode code)
@@ -249,7 +178,9 @@ static enum attempt_kind attempt(struct http_client *hc,
     CURLcode code;
     enum attempt_kind kind;
 
-    hc->len = 0;
+    if (tbuf_text(&hc->body) == NULL)
+        tbuf_init(&hc->body, 4096, HTTP_MAX_BODY + 1);
+    tbuf_reset(&hc->body);
     hc->too_big = 0;
     hc->retry_after_ms = -1;
     curl_easy_reset(c);
@@ -264,8 +195,6 @@ static enum attempt_kind attempt(struct http_client *hc,
     curl_easy_setopt(c, CURLOPT_USERAGENT, "tempo/" TEMPO_VERSION);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, hc);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, hc);
     if (hc->abort != NULL) {
         curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
         curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
@@ -287,6 +216,7 @@ static enum attempt_kind attempt(struct http_client *hc,
     code = curl_easy_perform(c);
     if (code == CURLE_OK) {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+        hc->retry_after_ms = retry_after_ms(c);
         return ATT_RESPONSE;
     }
     if (code == CURLE_ABORTED_BY_CALLBACK) {
@@ -303,64 +233,6 @@ static enum attempt_kind attempt(struct http_client *hc,
     else
         snprintf(err, errlen, "request failed: %s", curl_easy_strerror(code));
     return kind;
-}
-
-/* 0: go ahead (*probe says whether as the half-open probe); -1: open.
- * The state gauge of `metric` (a provider) is set under the lock, so
- * concurrent updates cannot leave it stale. */
-static int breaker_admit(struct http_breaker *b, int *probe, int metric)
-{
-    int rc = 0;
-
-    *probe = 0;
-    pthread_mutex_lock(&b->mu);
-    if (b->failures >= b->threshold) {
-        if (http_now_ms() < b->open_until || b->probing)
-            rc = -1;
-        else
-            b->probing = *probe = 1;
-    }
-    if (*probe)
-        wmetrics_breaker(metric, WM_BREAKER_HALF_OPEN);
-    pthread_mutex_unlock(&b->mu);
-    return rc;
-}
-
-static void breaker_record(struct http_breaker *b, int ok, int probe,
-                           int metric)
-{
-    pthread_mutex_lock(&b->mu);
-    if (probe)
-        b->probing = 0;
-    if (ok) {
-        b->failures = 0;
-    } else if (++b->failures >= b->threshold) {
-        b->failures = b->threshold;
-        b->open_until = http_now_ms() + b->open_ms;
-    }
-    wmetrics_breaker(metric, b->failures >= b->threshold ? WM_BREAKER_OPEN
-                                                         : WM_BREAKER_CLOSED);
-    pthread_mutex_unlock(&b->mu);
-}
-
-struct http_breaker *http_breaker_create(int threshold, long open_ms)
-{
-    struct http_breaker *b = calloc(1, sizeof(*b));
-
-    if (b == NULL)
-        return NULL;
-    pthread_mutex_init(&b->mu, NULL);
-    b->threshold = threshold > 0 ? threshold : 1;
-    b->open_ms = open_ms;
-    return b;
-}
-
-void http_breaker_destroy(struct http_breaker *b)
-{
-    if (b == NULL)
-        return;
-    pthread_mutex_destroy(&b->mu);
-    free(b);
 }
 
 /* Appends traceparent (a child of t) and tracestate to *hdrs. */
@@ -393,17 +265,29 @@ void http_client_set_trace(struct http_client *hc, const struct trace *t)
     hc->trace = t;
 }
 
+/* Whether an attempt that ended as `kind` with `status` shows the upstream
+ * at fault (for the breaker): a timeout only if it had its full timeout,
+ * not one cut short by the caller's deadline or by a shutdown. */
+static int upstream_fault(enum attempt_kind kind, long status, int cut,
+                          int stopped)
+{
+    if (kind == ATT_RESPONSE)
+        return status >= 500 || status == 429;
+    if (kind == ATT_TIMEOUT)
+        return !cut && !stopped;
+    return 1;
+}
+
 int http_client_request(struct http_client *hc, const struct http_request *req,
                         struct http_response *resp, char *err, size_t errlen)
 {
     struct curl_slist *hdrs = NULL;
     enum attempt_kind kind = ATT_FATAL;
     long status = 0, backoff = BACKOFF_FIRST_MS;
-    int rc = TEMPO_EINTERNAL, probe = 0, n = 0, ok;
+    int rc = TEMPO_EINTERNAL, probe = 0, n = 0, fault = 0;
     size_t i;
 
-    if (req->breaker != NULL &&
-        breaker_admit(req->breaker, &probe, req->metrics_provider) != 0) {
+    if (req->breaker != NULL && breaker_admit(req->breaker, &probe) != 0) {
         wmetrics_upstream_rejected(req->metrics_provider);
         set_err(err, errlen, "circuit open after repeated failures");
         return TEMPO_EUPSTREAM;
@@ -422,8 +306,11 @@ int http_client_request(struct http_client *hc, const struct http_request *req,
     }
 
     for (;;) {
-        int64_t left = req->deadline_ms - http_now_ms();
-        double t0;
+        int64_t left = req->deadline_ms - clock_mono_ms();
+        int64_t typical =
+            req->breaker != NULL ? breaker_typical_ms(req->breaker) : 0;
+        long tmo = left < req->timeout_ms ? (long)left : req->timeout_ms;
+        double t0, took;
         long wait;
 
         if (aborted(hc) && n > 0)
@@ -435,16 +322,33 @@ int http_client_request(struct http_client *hc, const struct http_request *req,
             }
             break;
         }
+        /* Too little time for a typical answer: the attempt would most
+         * likely be cut off, its work wasted and the reply late.  Give
+         * back what we have (or a timeout) now instead. */
+        if (typical > left && tmo < req->timeout_ms) {
+            wmetrics_upstream_skipped(req->metrics_provider);
+            if (n == 0 || kind != ATT_RESPONSE) {
+                kind = ATT_TIMEOUT;
+                snprintf(err, errlen,
+                         "deadline too close: %lld ms left, a typical "
+                         "answer takes %lld ms",
+                         (long long)left, (long long)typical);
+            }
+            break;
+        }
         n++;
         if (n > 1)
             wmetrics_upstream_retry(req->metrics_provider);
         t0 = wmetrics_now();
-        kind = attempt(hc, req, hdrs,
-                       left < req->timeout_ms ? (long)left : req->timeout_ms,
-                       &status, err, errlen);
+        kind = attempt(hc, req, hdrs, tmo, &status, err, errlen);
+        took = wmetrics_now() - t0;
         wmetrics_upstream(req->metrics_provider,
                           kind == ATT_RESPONSE ? status : 0,
-                          kind == ATT_TIMEOUT, wmetrics_now() - t0);
+                          kind == ATT_TIMEOUT, took);
+        if (upstream_fault(kind, status, tmo < req->timeout_ms, aborted(hc)))
+            fault = 1;
+        else if (kind == ATT_RESPONSE && req->breaker != NULL)
+            breaker_note_latency(req->breaker, (int64_t)(took * 1000.0));
         if (n > req->retries || kind == ATT_FATAL)
             break;
         if (kind == ATT_RESPONSE && status == 429) {
@@ -454,13 +358,12 @@ int http_client_request(struct http_client *hc, const struct http_request *req,
         } else if (kind == ATT_RESPONSE && status < 500) {
             break;
         } else {
-            wait = backoff / 2 +
-                   (long)(http_client_random(hc) % (uint64_t)(backoff / 2 + 1));
+            wait = backoff / 2 + (long)rng_below((uint64_t)(backoff / 2 + 1));
             backoff *= 2;
         }
         /* Waiting only to run out of time would turn an answer into a
          * timeout; give back what we have instead. */
-        if (http_now_ms() + wait >= req->deadline_ms)
+        if (clock_mono_ms() + wait >= req->deadline_ms)
             break;
         sleep_ms(hc, wait);
     }
@@ -468,16 +371,10 @@ int http_client_request(struct http_client *hc, const struct http_request *req,
     switch (kind) {
     case ATT_RESPONSE:
         resp->status = status;
-        resp->body = hc->body ? hc->body : strdup("");
-        resp->len = hc->len;
+        resp->len = tbuf_len(&hc->body);
+        resp->body = tbuf_finish(&hc->body, &resp->len);
         resp->attempts = n;
         resp->retry_after_ms = hc->retry_after_ms;
-        if (resp->body == NULL) {
-            set_err(err, errlen, "out of memory");
-            break;
-        }
-        hc->body = NULL;
-        hc->len = hc->cap = 0;
         rc = 0;
         break;
     case ATT_TIMEOUT:
@@ -491,10 +388,13 @@ int http_client_request(struct http_client *hc, const struct http_request *req,
 out:
     if (req->attempts != NULL)
         *req->attempts = n;
-    if (req->breaker != NULL) {
-        ok = rc == 0 && status < 500 && status != 429;
-        breaker_record(req->breaker, ok, probe, req->metrics_provider);
-    }
+    if (req->breaker != NULL)
+        breaker_record(req->breaker,
+                       rc == 0 && !upstream_fault(kind, status, 0, 0)
+                           ? BREAKER_OK
+                       : fault || rc == TEMPO_EUPSTREAM ? BREAKER_FAIL
+                                                        : BREAKER_NEUTRAL,
+                       probe);
     curl_slist_free_all(hdrs);
     return rc;
 }

@@ -22,10 +22,10 @@
 /* Largest response body accepted; a bigger one is an upstream error. */
 #define HTTP_MAX_BODY (1024 * 1024)
 
-/* Milliseconds on CLOCK_MONOTONIC; deadlines below are in this clock. */
-int64_t http_now_ms(void);
+/* Deadlines below are on clock_mono_ms() (clock.h). */
+#include "clock.h"
 
-struct http_breaker;
+struct breaker;
 
 struct http_request {
     const char *url;            /* built by http_url_build */
@@ -35,8 +35,8 @@ struct http_request {
     const char *password;
     long timeout_ms;              /* per attempt (UPSTREAM_TIMEOUT_MS) */
     int retries;                  /* extra attempts (UPSTREAM_RETRIES) */
-    int64_t deadline_ms;          /* absolute, http_now_ms() clock */
-    struct http_breaker *breaker; /* borrowed, may be NULL */
+    int64_t deadline_ms;          /* absolute, clock_mono_ms() clock */
+    struct breaker *breaker;      /* borrowed, may be NULL (breaker.h) */
     int metrics_provider;         /* enum wmetrics_provider; 0 = none */
     int no_retry_429; /* a 429 comes back at once, with its Retry-After in
                        * resp->retry_after_ms, for callers that pace all
@@ -95,17 +95,5 @@ void http_client_set_trace(struct http_client *hc, const struct trace *t);
  */
 char *http_url_build(const char *base, const char *path,
                      const char *const *params, char *err, size_t errlen);
-
-/*
- * A circuit breaker for one upstream, shared by all threads: after
- * `threshold` consecutive failures (transport errors, 5xx, 429) requests
- * fail at once for `open_ms`; then one probe request is let through, and
- * its outcome closes or re-opens the circuit.
- */
-struct http_breaker *http_breaker_create(int threshold, long open_ms);
-void http_breaker_destroy(struct http_breaker *b); /* NULL is a no-op */
-
-/* A per-client random number (xorshift, seeded from getrandom). */
-uint64_t http_client_random(struct http_client *hc);
 
 #endif

@@ -158,6 +158,17 @@ static const struct prom_family up_rejected = {
     provider_applies,
     up_rejected_cells};
 
+static atomic_long up_skipped_cells[WM_PROV__COUNT];
+static const struct prom_family up_skipped = {
+    "tempo_worker_upstream_skipped_total",
+    "Upstream attempts not started: the call's time left was below the "
+    "provider's typical answer time.",
+    PROM_COUNTER,
+    &provider_label,
+    NULL,
+    provider_applies,
+    up_skipped_cells};
+
 static atomic_long breaker_cells[WM_PROV__COUNT];
 static const struct prom_family breaker = {
     "tempo_worker_circuit_breaker_state",
@@ -327,6 +338,12 @@ void wmetrics_upstream_rejected(int provider)
         prom_inc(&up_rejected_cells[provider]);
 }
 
+void wmetrics_upstream_skipped(int provider)
+{
+    if (provider_ok(provider))
+        prom_inc(&up_skipped_cells[provider]);
+}
+
 void wmetrics_breaker(int provider, enum wmetrics_breaker state)
 {
     if (provider_ok(provider))
@@ -436,6 +453,7 @@ char *wmetrics_render(size_t *len)
     prom_write(&b, &up_req);
     prom_write(&b, &up_retries);
     prom_write(&b, &up_rejected);
+    prom_write(&b, &up_skipped);
     prom_write(&b, &breaker);
     for (i = 0; i < WM_CACHE__COUNT; i++)
         prom_write(&b, &cache_fam[i]);

@@ -80,6 +80,8 @@ void wmetrics_upstream(int provider, long http_status, int timed_out,
 
 void wmetrics_upstream_retry(int provider);    /* an attempt after the first */
 void wmetrics_upstream_rejected(int provider); /* refused by an open breaker */
+/* An attempt left unstarted: too little time for a typical answer. */
+void wmetrics_upstream_skipped(int provider);
 void wmetrics_breaker(int provider, enum wmetrics_breaker state);
 
 /* ---- answers ------------------------------------------------------------- */
@@ -100,12 +102,12 @@ enum wmetrics_spotify_call {
 void wmetrics_spotify_calls(enum wmetrics_spotify_call endpoint, int n);
 /* A search not sent because a 429's Retry-After is still running. */
 void wmetrics_spotify_gated(void);
-/* The 429 gate is closed until at_ms (http_now_ms clock); 0: open. */
+/* The 429 gate is closed until at_ms (CLOCK_MONOTONIC ms); 0: open. */
 void wmetrics_spotify_retry_at(int64_t at_ms);
 
 /* Marks the music pool as in use: only then its series are rendered. */
 void wmetrics_pool_enable(void);
-/* Genre g's pool now holds `tracks`, fetched at fetched_ms (http_now_ms
+/* Genre g's pool now holds `tracks`, fetched at fetched_ms (clock_mono_ms
  * clock; 0 = no pool). */
 void wmetrics_pool_set(int genre, size_t tracks, int64_t fetched_ms);
 /* A refresh of genre g's pool finished (ok: its tracks were taken). */

@@ -467,7 +467,7 @@ static void refresh(struct genre_pool *gp)
     } else {
         gp->st.failures++;
         gp->st.next_try_ms = now + mp_backoff_ms(gp->st.failures, p->o.ttl_ms);
-        /* Retry-After is on http_now_ms; map it onto the pool clock. */
+        /* Retry-After is on clock_mono_ms; map it onto the pool clock. */
         if (res.retry_at_ms > 0) {
             int64_t at = now + (res.retry_at_ms - clock_mono_ms());
 

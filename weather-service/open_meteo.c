@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "breaker.h"
 #include "errors.h"
 #include "http_client.h"
 #include "metrics.h"
@@ -21,7 +22,7 @@
 
 struct open_meteo {
     const struct config *cfg;
-    struct http_breaker *breaker;
+    struct breaker *breaker;
 };
 
 struct open_meteo *open_meteo_create(const struct config *cfg)
@@ -31,7 +32,8 @@ struct open_meteo *open_meteo_create(const struct config *cfg)
     if (om == NULL)
         return NULL;
     om->cfg = cfg;
-    om->breaker = http_breaker_create(5, 5000);
+    om->breaker = breaker_create((int)cfg->breaker_failures,
+                                cfg->breaker_open_ms, WM_PROV_OPEN_METEO);
     if (om->breaker == NULL) {
         free(om);
         return NULL;
@@ -44,7 +46,7 @@ void open_meteo_destroy(struct open_meteo *om)
 {
     if (om == NULL)
         return;
-    http_breaker_destroy(om->breaker);
+    breaker_destroy(om->breaker);
     free(om);
 }
 
@@ -96,7 +98,7 @@ int open_meteo_decode_geocoding(const char *body, size_t len,
         goto out;
     }
     r.has_coords = 1;
-    cache_report_set_name(&r, json_string_value(name),
+    weather_report_set_name(&r, json_string_value(name),
                           json_string_length(name));
     cc = json_object_get(first, "country_code");
     if (json_is_string(cc) && json_string_length(cc) == 2) {

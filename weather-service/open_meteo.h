@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cache.h"
+#include "weather.h"
 
 struct config;
 struct http_client;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "breaker.h"
 #include "errors.h"
 #include "http_client.h"
 #include "metrics.h"
@@ -20,7 +21,7 @@
 
 struct owm {
     const struct config *cfg;
-    struct http_breaker *breaker;
+    struct breaker *breaker;
 };
 
 struct owm *owm_create(const struct config *cfg)
@@ -30,7 +31,8 @@ struct owm *owm_create(const struct config *cfg)
     if (o == NULL)
         return NULL;
     o->cfg = cfg;
-    o->breaker = http_breaker_create(5, 5000);
+    o->breaker = breaker_create((int)cfg->breaker_failures,
+                               cfg->breaker_open_ms, WM_PROV_OWM);
     if (o->breaker == NULL) {
         free(o);
         return NULL;
@@ -43,7 +45,7 @@ void owm_destroy(struct owm *o)
 {
     if (o == NULL)
         return;
-    http_breaker_destroy(o->breaker);
+    breaker_destroy(o->breaker);
     free(o);
 }
 
@@ -102,7 +104,7 @@ int owm_decode(const char *body, size_t len, struct weather_report *out,
     }
     v = json_object_get(root, "name");
     if (json_is_string(v))
-        cache_report_set_name(&r, json_string_value(v), json_string_length(v));
+        weather_report_set_name(&r, json_string_value(v), json_string_length(v));
     get_country(json_object_get(json_object_get(root, "sys"), "country"),
                 r.country);
     v = json_object_get(root, "coord");

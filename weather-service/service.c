@@ -20,7 +20,6 @@
  */
 #include "service.h"
 
-#include <curl/curl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,11 +168,6 @@ struct service *service_create(const struct config *cfg, char *err,
         return NULL;
     }
     svc->cfg = cfg;
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        snprintf(err, errlen, "libcurl initialisation failed");
-        free(svc);
-        return NULL;
-    }
     co.ttl_s = cfg->weather_cache_ttl_s;
     co.stale_s = cfg->weather_cache_ttl_s + CACHE_STALE_EXTRA_S;
     co.max_entries = CACHE_MAX_ENTRIES;
@@ -240,7 +234,6 @@ void service_destroy(struct service *svc)
     open_meteo_destroy(svc->om);
     catalog_destroy(svc->catalog);
     cache_destroy(svc->cache);
-    curl_global_cleanup();
     free(svc);
 }
 
@@ -300,7 +293,7 @@ static int printable_key(const char *k)
 }
 
 /* Margin kept before the caller's deadline to publish the reply. */
-#define REPLY_MARGIN_MS 50
+#define REPLY_MARGIN_MS 100
 
 static const struct method *method_find(const char *name)
 {
@@ -397,7 +390,7 @@ int service_prepare(struct service *svc, const char *method, const json_t *args,
         rc = fault(f, rc, err, NULL);
         goto fail;
     }
-    if (deadline_ms > 0 && deadline_ms - REPLY_MARGIN_MS <= http_now_ms()) {
+    if (deadline_ms > 0 && deadline_ms - REPLY_MARGIN_MS <= clock_mono_ms()) {
         rc = fault(f, TEMPO_ETIMEOUT, "the call expired before it started",
                    NULL);
         goto fail;
@@ -544,7 +537,7 @@ static int64_t phase_deadline(const struct service_worker *w,
                               const struct service_plan *p)
 {
     const struct config *cfg = w->svc->cfg;
-    int64_t now = http_now_ms();
+    int64_t now = clock_mono_ms();
     int64_t d =
         now + (int64_t)cfg->upstream_timeout_ms * (1 + cfg->upstream_retries);
 

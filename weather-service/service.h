@@ -21,7 +21,8 @@ struct service_worker;
 /*
  * Creates the service from a frozen config (borrowed; must outlive the
  * service).  Logs the chosen providers once, never secrets.  Returns NULL
- * with a message in err on failure.
+ * with a message in err on failure.  The process must have called
+ * curl_global_init (main.c does, once, before any thread starts).
  */
 struct service *service_create(const struct config *cfg, char *err,
                                size_t errlen);

@@ -40,6 +40,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "breaker.h"
 #include "errors.h"
 #include "http_client.h"
 #include "metrics.h"
@@ -51,11 +52,11 @@
 
 struct spotify {
     const struct config *cfg;
-    struct http_breaker *breaker;
+    struct breaker *breaker;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     char token[SPOTIFY_TOKEN_MAX];
-    int64_t valid_until; /* http_now_ms(); 0 = no usable token */
+    int64_t valid_until; /* clock_mono_ms(); 0 = no usable token */
     unsigned token_gen;  /* bumped by each new token */
     int refreshing;
     unsigned refresh_gen; /* bumped by each finished renewal */
@@ -65,7 +66,7 @@ struct spotify {
     pthread_mutex_t gate_mu; /* the 429 gate */
     pthread_cond_t gate_cv;  /* a probe finished */
     int limited;             /* a 429 was seen and no probe passed since */
-    int64_t retry_at;        /* no request before this (http_now_ms) */
+    int64_t retry_at;        /* no request before this (clock_mono_ms) */
     int probing;             /* the probe after retry_at is in flight */
 
     const atomic_int *abort;  /* borrowed, may be NULL */
@@ -82,7 +83,8 @@ struct spotify *spotify_create(const struct config *cfg)
     if (sp == NULL)
         return NULL;
     sp->cfg = cfg;
-    sp->breaker = http_breaker_create(5, 5000);
+    sp->breaker = breaker_create((int)cfg->breaker_failures,
+                                cfg->breaker_open_ms, WM_PROV_SPOTIFY);
     if (sp->breaker == NULL) {
         free(sp);
         return NULL;
@@ -109,7 +111,7 @@ void spotify_destroy(struct spotify *sp)
     for (g = 0; g < GENRE__COUNT; g++)
         for (k = 0; k < SPOTIFY_FETCHERS; k++)
             http_client_destroy(sp->fetchers[g][k]);
-    http_breaker_destroy(sp->breaker);
+    breaker_destroy(sp->breaker);
     pthread_cond_destroy(&sp->gate_cv);
     pthread_mutex_destroy(&sp->gate_mu);
     pthread_cond_destroy(&sp->cv);
@@ -232,7 +234,7 @@ static int get_token(struct spotify *sp, struct http_client *hc,
     if (stale_gen >= 0 && (unsigned)stale_gen == sp->token_gen)
         sp->valid_until = 0;
     for (;;) {
-        if (sp->valid_until > http_now_ms()) {
+        if (sp->valid_until > clock_mono_ms()) {
             memcpy(token, sp->token, sizeof(sp->token));
             *gen = sp->token_gen;
             pthread_mutex_unlock(&sp->mu);
@@ -277,7 +279,7 @@ static int get_token(struct spotify *sp, struct http_client *hc,
                            : expires_in * 500;
         memcpy(sp->token, fresh, sizeof(sp->token));
         sp->token_gen++;
-        sp->valid_until = http_now_ms() + life;
+        sp->valid_until = clock_mono_ms() + life;
         memcpy(token, sp->token, sizeof(sp->token));
         *gen = sp->token_gen;
     } else {
@@ -309,7 +311,7 @@ static int gate_admit(struct spotify *sp, int64_t deadline_ms, int *probe)
             ETIMEDOUT)
             break;
     if (sp->limited) {
-        if (sp->probing || http_now_ms() < sp->retry_at)
+        if (sp->probing || clock_mono_ms() < sp->retry_at)
             rc = -1;
         else
             sp->probing = *probe = 1;
@@ -331,7 +333,7 @@ static void gate_record(struct spotify *sp, int probe, long status,
     }
     if (status == 429) {
         int64_t until =
-            http_now_ms() +
+            clock_mono_ms() +
             (retry_after_ms >= 0 ? retry_after_ms : RETRY_AFTER_DEF_MS);
         sp->limited = 1;
         if (until > sp->retry_at)

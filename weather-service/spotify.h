@@ -74,7 +74,7 @@ int spotify_fetch(struct spotify *sp, enum genre g, size_t want,
  * stopping; see http_client_set_abort).  flag is borrowed. */
 void spotify_set_abort(struct spotify *sp, const atomic_int *flag);
 
-/* While a 429's Retry-After runs: when it ends (http_now_ms clock), else
+/* While a 429's Retry-After runs: when it ends (CLOCK_MONOTONIC ms), else
  * 0.  Thread-safe. */
 int64_t spotify_retry_at(struct spotify *sp);
 

@@ -1,6 +1,6 @@
 /*
  * fuzz_owm.c - libFuzzer target for owm_decode (weather-service/owm.h), the
- * pure decoder of an OpenWeatherMap 200 body, and cache_report_set_name
+ * pure decoder of an OpenWeatherMap 200 body, and weather_report_set_name
  * which it uses for upstream names of any length.
  *
  * Input: the response body, as is.  Checked beyond memory safety:
@@ -62,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* The name setter on raw bytes: never more than the buffer, never a
      * split character when the input was valid UTF-8. */
     memset(&r, 0, sizeof(r));
-    cache_report_set_name(&r, (const char *)data, size);
+    weather_report_set_name(&r, (const char *)data, size);
     FUZZ_CHECK(fuzz_terminated(r.name, sizeof(r.name)));
     if (fuzz_utf8_valid((const char *)data, size) &&
         memchr(data, '\0', size) == NULL) {

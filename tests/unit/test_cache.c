@@ -409,12 +409,12 @@ static void test_report_name_truncation(void **state)
     name[sizeof(name) - 1] = '\0';
     /* Offset by one ASCII byte so the cut would fall mid-character. */
     name[0] = 'x';
-    cache_report_set_name(&r, name, strlen(name));
+    weather_report_set_name(&r, name, strlen(name));
     n = strlen(r.name);
     assert_true(n < WEATHER_NAME_MAX);
     assert_true(n >= WEATHER_NAME_MAX - 3);
     assert_true(((unsigned char)r.name[n - 1] & 0xC0) == 0x80); /* whole */
-    cache_report_set_name(&r, "Paris", 5);
+    weather_report_set_name(&r, "Paris", 5);
     assert_string_equal(r.name, "Paris");
 }
 

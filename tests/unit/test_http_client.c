@@ -24,6 +24,7 @@
 
 #include "errors.h"
 #include "fake_http.h"
+#include "breaker.h"
 #include "http_client.h"
 
 static char big_body[HTTP_MAX_BODY + 2];
@@ -89,7 +90,7 @@ static struct fake_route *route(const char *path)
 
 /* A GET of path with the given retry policy. */
 static int get(const char *path, long timeout_ms, int retries,
-               long deadline_in_ms, struct http_breaker *b,
+               long deadline_in_ms, struct breaker *b,
                struct http_response *resp, char *err, size_t errlen)
 {
     struct http_request req = {0};
@@ -100,7 +101,7 @@ static int get(const char *path, long timeout_ms, int retries,
     req.url = url;
     req.timeout_ms = timeout_ms;
     req.retries = retries;
-    req.deadline_ms = http_now_ms() + deadline_in_ms;
+    req.deadline_ms = clock_mono_ms() + deadline_in_ms;
     req.breaker = b;
     rc = http_client_request(hc, &req, resp, err, errlen);
     free(url);
@@ -144,7 +145,7 @@ static void test_query_reaches_upstream_verbatim(void **state)
     assert_non_null(url);
     req.url = url;
     req.timeout_ms = 2000;
-    req.deadline_ms = http_now_ms() + 2000;
+    req.deadline_ms = clock_mono_ms() + 2000;
     assert_int_equal(http_client_request(hc, &req, &resp, err, sizeof(err)), 0);
     assert_int_equal(resp.status, 200);
     assert_string_equal(resp.body, "{\"ok\":true}");
@@ -204,13 +205,13 @@ static void test_timeout_is_retried_and_reported(void **state)
 {
     struct http_response resp = {0};
     char err[128];
-    int64_t t0 = http_now_ms();
+    int64_t t0 = clock_mono_ms();
 
     (void)state;
     assert_int_equal(get("/slow", 150, 1, 5000, NULL, &resp, err, sizeof(err)),
                      TEMPO_ETIMEOUT);
     assert_null(resp.body);
-    assert_true(http_now_ms() - t0 < 650);
+    assert_true(clock_mono_ms() - t0 < 650);
     assert_int_equal(fake_hits("/slow"), 2);
 }
 
@@ -218,13 +219,13 @@ static void test_deadline_bounds_retries(void **state)
 {
     struct http_response resp = {0};
     char err[128];
-    int64_t t0 = http_now_ms();
+    int64_t t0 = clock_mono_ms();
 
     (void)state;
     /* Ten retries of 200 ms would take 2 s; the deadline is 300 ms. */
     assert_int_equal(get("/slow", 200, 10, 300, NULL, &resp, err, sizeof(err)),
                      TEMPO_ETIMEOUT);
-    assert_true(http_now_ms() - t0 < 600);
+    assert_true(clock_mono_ms() - t0 < 600);
     assert_true(fake_hits("/slow") <= 2);
 }
 
@@ -248,7 +249,7 @@ static void test_connection_refused(void **state)
     req.url = url;
     req.timeout_ms = 500;
     req.retries = 1;
-    req.deadline_ms = http_now_ms() + 2000;
+    req.deadline_ms = clock_mono_ms() + 2000;
     assert_int_equal(http_client_request(hc, &req, &resp, err, sizeof(err)),
                      TEMPO_EUPSTREAM);
     assert_null(strstr(err, url)); /* no URLs in messages */
@@ -270,14 +271,14 @@ static void test_429_retry_after_beyond_deadline(void **state)
 {
     struct http_response resp = {0};
     char err[128];
-    int64_t t0 = http_now_ms();
+    int64_t t0 = clock_mono_ms();
 
     (void)state;
     assert_int_equal(
         get("/limited", 1000, 3, 500, NULL, &resp, err, sizeof(err)), 0);
     assert_int_equal(resp.status, 429);
     assert_int_equal(fake_hits("/limited"), 1);
-    assert_true(http_now_ms() - t0 < 400); /* did not sit out the wait */
+    assert_true(clock_mono_ms() - t0 < 400); /* did not sit out the wait */
     http_response_clear(&resp);
 }
 
@@ -286,7 +287,7 @@ static void test_429_retry_after_within_deadline(void **state)
     struct fake_route *r = route("/limited-once");
     struct http_response resp = {0};
     char err[128];
-    int64_t t0 = http_now_ms();
+    int64_t t0 = clock_mono_ms();
 
     (void)state;
     pthread_mutex_lock(&fake_mu);
@@ -310,7 +311,7 @@ static void test_429_retry_after_within_deadline(void **state)
         get("/limited-once", 1000, 1, 5000, NULL, &resp, err, sizeof(err)), 0);
     assert_int_equal(resp.status, 429);
     assert_int_equal(fake_hits("/limited-once"), 2);
-    assert_true(http_now_ms() - t0 >= 900);
+    assert_true(clock_mono_ms() - t0 >= 900);
     http_response_clear(&resp);
 }
 
@@ -329,7 +330,7 @@ static void test_post_form_basic_auth_then_reset(void **state)
     req.password = "s:cret";
     req.headers = hdrs;
     req.timeout_ms = 2000;
-    req.deadline_ms = http_now_ms() + 2000;
+    req.deadline_ms = clock_mono_ms() + 2000;
     assert_int_equal(http_client_request(hc, &req, &resp, err, sizeof(err)), 0);
     http_response_clear(&resp);
     assert_string_equal(fake_last.method, "POST");
@@ -341,7 +342,7 @@ static void test_post_form_basic_auth_then_reset(void **state)
     memset(&req, 0, sizeof(req));
     req.url = url;
     req.timeout_ms = 2000;
-    req.deadline_ms = http_now_ms() + 2000;
+    req.deadline_ms = clock_mono_ms() + 2000;
     assert_int_equal(http_client_request(hc, &req, &resp, err, sizeof(err)), 0);
     http_response_clear(&resp);
     assert_string_equal(fake_last.method, "GET");
@@ -367,7 +368,7 @@ static void test_keep_alive_reuses_connection(void **state)
 
 static void test_circuit_breaker(void **state)
 {
-    struct http_breaker *b = http_breaker_create(2, 300);
+    struct breaker *b = breaker_create(2, 300, 0);
     struct http_response resp = {0};
     char err[128];
 
@@ -394,7 +395,68 @@ static void test_circuit_breaker(void **state)
     assert_int_equal(get("/ok", 1000, 0, 2000, b, &resp, err, sizeof(err)), 0);
     http_response_clear(&resp);
     assert_int_equal(fake_hits("/ok"), 2);
-    http_breaker_destroy(b);
+    breaker_destroy(b);
+}
+
+/* A timeout the caller's deadline cut short says nothing about the
+ * upstream: it must not open the circuit (each of these would, before:
+ * under a backlog every late call then fails at once).  A timeout with
+ * the full UPSTREAM_TIMEOUT_MS does count. */
+static void test_deadline_cut_is_not_a_failure(void **state)
+{
+    struct breaker *b = breaker_create(2, 60000, 0);
+    struct http_response resp = {0};
+    char err[128];
+    int i;
+
+    (void)state;
+    assert_non_null(b);
+    for (i = 0; i < 4; i++)
+        assert_int_equal(
+            get("/slow", 5000, 0, 150, b, &resp, err, sizeof(err)),
+            TEMPO_ETIMEOUT);
+    assert_int_equal(fake_hits("/slow"), 4);
+    assert_int_equal(get("/ok", 1000, 0, 2000, b, &resp, err, sizeof(err)), 0);
+    http_response_clear(&resp);
+
+    /* Two timeouts after the full attempt timeout: open. */
+    for (i = 0; i < 2; i++)
+        assert_int_equal(
+            get("/slow", 150, 0, 2000, b, &resp, err, sizeof(err)),
+            TEMPO_ETIMEOUT);
+    assert_int_equal(get("/ok", 1000, 0, 2000, b, &resp, err, sizeof(err)),
+                     TEMPO_EUPSTREAM);
+    assert_non_null(strstr(err, "circuit"));
+    breaker_destroy(b);
+}
+
+/* Once the upstream is known to take ~700 ms, a call with 300 ms left is
+ * not started (the answer could not come in time); one with enough time
+ * is. */
+static void test_too_little_time_is_not_started(void **state)
+{
+    struct breaker *b = breaker_create(5, 5000, 0);
+    struct http_response resp = {0};
+    char err[128];
+
+    (void)state;
+    assert_non_null(b);
+    assert_int_equal(get("/slow", 3000, 0, 3000, b, &resp, err, sizeof(err)),
+                     0);
+    http_response_clear(&resp);
+    assert_true(breaker_typical_ms(b) >= 650);
+    assert_int_equal(fake_hits("/slow"), 1);
+
+    assert_int_equal(get("/slow", 3000, 0, 300, b, &resp, err, sizeof(err)),
+                     TEMPO_ETIMEOUT);
+    assert_non_null(strstr(err, "deadline too close"));
+    assert_int_equal(fake_hits("/slow"), 1);
+
+    assert_int_equal(get("/slow", 3000, 0, 3000, b, &resp, err, sizeof(err)),
+                     0);
+    http_response_clear(&resp);
+    assert_int_equal(fake_hits("/slow"), 2);
+    breaker_destroy(b);
 }
 
 int main(void)
@@ -424,6 +486,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keep_alive_reuses_connection,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_circuit_breaker, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deadline_cut_is_not_a_failure,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_too_little_time_is_not_started,
+                                        setup, teardown),
     };
     int rc;
 

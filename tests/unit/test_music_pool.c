@@ -332,7 +332,7 @@ static int sample(enum genre g, int wait, json_t **out, char *err)
     static _Thread_local uint64_t seed = 1;
 
     *out = NULL;
-    return music_pool_sample(pool, g, 10, wait, http_now_ms() + 5000, lcg,
+    return music_pool_sample(pool, g, 10, wait, clock_mono_ms() + 5000, lcg,
                              &seed, out, err, 200);
 }
 
@@ -501,7 +501,7 @@ static void test_cold_failure_backs_off(void **state)
 
     (void)state;
     atomic_store(&fail_next, 1);
-    atomic_store(&fetch_retry_at, http_now_ms() + 60000); /* Retry-After */
+    atomic_store(&fetch_retry_at, clock_mono_ms() + 60000); /* Retry-After */
     assert_int_equal(sample(GENRE_CLASSICAL, 1, &t, err), TEMPO_EUPSTREAM);
     assert_int_equal(atomic_load(&fetches), 1);
     /* Backing off: every caller gets the error at once, waiting or not,

@@ -208,7 +208,7 @@ static int fetch(const char *geo, const char *fc, const struct weather_query *q,
 {
     snprintf(geo_base, sizeof(geo_base), "%s%s", fake_base(), geo);
     snprintf(fc_base, sizeof(fc_base), "%s%s", fake_base(), fc);
-    return open_meteo_fetch(om, hc, q, http_now_ms() + 5000, r, err, errlen);
+    return open_meteo_fetch(om, hc, q, clock_mono_ms() + 5000, r, err, errlen);
 }
 
 static void test_fetch_city(void **state)

@@ -183,7 +183,7 @@ static int fetch(const char *prefix, const struct weather_query *q,
                  struct weather_report *r, char *err, size_t errlen)
 {
     snprintf(base, sizeof(base), "%s%s", fake_base(), prefix);
-    return owm_fetch(owm, hc, q, http_now_ms() + 5000, r, err, errlen);
+    return owm_fetch(owm, hc, q, clock_mono_ms() + 5000, r, err, errlen);
 }
 
 static void test_fetch_city_encoding(void **state)
@@ -260,7 +260,7 @@ static void test_fetch_bad_base_url(void **state)
     (void)state;
     snprintf(base, sizeof(base), "::not a url");
     assert_int_not_equal(
-        owm_fetch(owm, hc, &q, http_now_ms() + 1000, &r, err, sizeof(err)), 0);
+        owm_fetch(owm, hc, &q, clock_mono_ms() + 1000, &r, err, sizeof(err)), 0);
     assert_null(strstr(err, "SECRETKEY"));
 }
 

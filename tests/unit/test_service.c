@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -440,6 +441,11 @@ int main(void)
         cmocka_unit_test_teardown(test_upstream_timeout, teardown),
     };
 
+    int rc;
+
     log_init("test", LOG_ERROR, 0);
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
 }

@@ -179,6 +179,7 @@ static void test_render_initial(void **state)
         "tempo_worker_upstream_requests_total counter",
         "tempo_worker_upstream_retries_total counter",
         "tempo_worker_upstream_short_circuits_total counter",
+        "tempo_worker_upstream_skipped_total counter",
         "tempo_worker_circuit_breaker_state gauge",
         "tempo_worker_cache_hits_total counter",
         "tempo_worker_cache_misses_total counter",
