@@ -39,8 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* ---- randomness -----------------------------------------------------------
- */
+/* ---- randomness ---------------------------------------------------------- */
 
 /*
  * UUIDs take 16 bytes from a per-thread pool of kernel random bytes,
@@ -106,8 +105,7 @@ int amqp_conn_backoff_ms(unsigned attempt)
     return (int)(d / 2 + rng_below(d / 2 + 1));
 }
 
-/* ---- small helpers --------------------------------------------------------
- */
+/* ---- small helpers ------------------------------------------------------- */
 
 int amqp_conn_bytes_str(amqp_bytes_t b, char *out, size_t cap)
 {
@@ -211,8 +209,7 @@ void amqp_conn_opts_init(struct amqp_conn_opts *o, const struct config *cfg,
              (int)getpid());
 }
 
-/* ---- TLS -----------------------------------------------------------------
- */
+/* ---- TLS ----------------------------------------------------------------- */
 
 /* Never prompt on a terminal for a key's pass phrase: fail instead. */
 static int no_passphrase(char *buf, int size, int rwflag, void *ud)
@@ -407,8 +404,7 @@ out:
     return rc;
 }
 
-/* ---- connecting ------------------------------------------------------------
- */
+/* ---- connecting ---------------------------------------------------------- */
 
 /* Login with capabilities and a name the broker shows (amqp_conn.h). */
 static amqp_rpc_reply_t login(amqp_connection_state_t conn,

@@ -172,8 +172,8 @@ static const struct cfg_row cfg_table[] = {
      "timeout of one upstream HTTP call"},
     {"UPSTREAM_RETRIES", "upstream-retries", T_LONG, OFF(upstream_retries), 0,
      10, "2", CFG_WORKER, 0, "retries of an upstream call on timeout or 5xx"},
-    {"BREAKER_FAILURES", "breaker-failures", T_LONG, OFF(breaker_failures),
-     1, 1000, "5", CFG_WORKER, 0,
+    {"BREAKER_FAILURES", "breaker-failures", T_LONG, OFF(breaker_failures), 1,
+     1000, "5", CFG_WORKER, 0,
      "consecutive upstream failures (errors, 5xx, 429, full timeouts) that "
      "open a provider's circuit"},
     {"BREAKER_OPEN_MS", "breaker-open-ms", T_LONG, OFF(breaker_open_ms), 10,

@@ -18,7 +18,6 @@
 /* Largest call or reply body either side accepts. */
 #define NAMEKO_MAX_BODY (1024 * 1024)
 
-
 /* AMQP header names of a call (SPEC section 3). */
 #define NAMEKO_HDR_CALL_ID_STACK "nameko.call_id_stack"
 #define NAMEKO_HDR_REQUEST_ID "nameko.request_id"

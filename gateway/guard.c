@@ -6,13 +6,13 @@
 #include "guard.h"
 
 #include "clientip.h"
+#include "clock.h"
 #include "config.h"
 #include "errors.h"
 #include "framing.h"
 #include "netaddr.h"
 #include "ratelimit.h"
 #include "rng.h"
-#include "clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -148,8 +148,7 @@ static enum MHD_Result reply_error(struct http_req *r, int err,
     return send_body(r, status, body, strlen(body), "application/json");
 }
 
-/* ---- routes ---------------------------------------------------------------
- */
+/* ---- routes -------------------------------------------------------------- */
 
 struct arg_collect {
     struct query_acc acc;
@@ -265,8 +264,7 @@ static const struct route routes[] = {
     {"/openapi.json", ROUTE_OPENAPI, route_static},
 };
 
-/* ---- libmicrohttpd callbacks ----------------------------------------------
- */
+/* ---- libmicrohttpd callbacks --------------------------------------------- */
 
 static enum MHD_Result finish_rpc(struct http_req *r)
 {
@@ -442,8 +440,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     log_debug("http: %s", buf);
 }
 
-/* ---- public ---------------------------------------------------------------
- */
+/* ---- public -------------------------------------------------------------- */
 
 static void on_header_timeout(void *ud)
 {

@@ -86,8 +86,7 @@ static void fail_all(struct rpc_client *c, int err, const char *msg)
     }
 }
 
-/* ---- connection -----------------------------------------------------------
- */
+/* ---- connection ---------------------------------------------------------- */
 
 static int declare_reply_queue(struct amqp_loop *l, void *ud, const char *host,
                                char *err, size_t errlen)
@@ -143,8 +142,7 @@ static void fail_calls_in_flight(struct amqp_loop *l, void *ud, const char *why)
                                    : "lost the connection to the broker");
 }
 
-/* ---- publishing -----------------------------------------------------------
- */
+/* ---- publishing ---------------------------------------------------------- */
 
 static int publish(struct rpc_client *c, amqp_connection_state_t conn,
                    struct rpc_req *r, int64_t now)
@@ -279,8 +277,7 @@ static int64_t expire_and_check(struct amqp_loop *l, void *ud, int64_t now)
     return next;
 }
 
-/* ---- receiving ------------------------------------------------------------
- */
+/* ---- receiving ----------------------------------------------------------- */
 
 /* Takes the call a message's correlation id names, or NULL. */
 static struct rpc_req *take_by_corr(struct rpc_client *c,
@@ -404,8 +401,7 @@ static int no_calls_left(struct amqp_loop *l, void *ud)
     return calltable_first(&c->calls) == NULL;
 }
 
-/* ---- public ---------------------------------------------------------------
- */
+/* ---- public -------------------------------------------------------------- */
 
 struct rpc_client *rpc_client_create(const struct config *cfg, rpc_done_fn done,
                                      void *ud)

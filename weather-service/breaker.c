@@ -82,16 +82,34 @@ void breaker_record(struct breaker *b, enum breaker_outcome o, int probe)
     pthread_mutex_unlock(&b->mu);
 }
 
+/* Moves the estimate toward ms: up by half the gap (an upstream that
+ * slows down must be seen within a few calls, or calls are started that
+ * cannot finish), down by an eighth (one quick answer is not a trend). */
+static void move_estimate(struct breaker *b, int64_t ms)
+{
+    if (ms < 1)
+        ms = 1;
+    if (b->ewma_ms == 0)
+        b->ewma_ms = ms;
+    else if (ms > b->ewma_ms)
+        b->ewma_ms += (ms - b->ewma_ms + 1) / 2;
+    else
+        b->ewma_ms -= (b->ewma_ms - ms) / 8;
+    b->noted_at = clock_mono_ms();
+}
+
 void breaker_note_latency(struct breaker *b, int64_t ms)
 {
-    if (ms < 0)
-        ms = 0;
     pthread_mutex_lock(&b->mu);
-    /* Weight 1/8: a spike moves it, one slow answer does not own it. */
-    b->ewma_ms = b->ewma_ms == 0 ? ms + 1 : b->ewma_ms + (ms - b->ewma_ms) / 8;
-    if (b->ewma_ms < 1)
-        b->ewma_ms = 1;
-    b->noted_at = clock_mono_ms();
+    move_estimate(b, ms);
+    pthread_mutex_unlock(&b->mu);
+}
+
+void breaker_note_cut(struct breaker *b)
+{
+    pthread_mutex_lock(&b->mu);
+    if (b->ewma_ms > 0)
+        b->noted_at = clock_mono_ms();
     pthread_mutex_unlock(&b->mu);
 }
 

@@ -10,11 +10,13 @@
  * never started, says nothing about the upstream: it is recorded as
  * BREAKER_NEUTRAL (it releases a probe without counting either way).
  *
- * The typical latency is an exponentially weighted mean of recent
- * successful attempts; http_client uses it to leave an attempt unstarted
- * when the caller's time left could not cover it (the work would be wasted
- * and the reply late).  An estimate not refreshed for BREAKER_STALE_MS is
- * not trusted, so a slow spell cannot lock an upstream out forever.
+ * The typical latency is a moving mean of recent successful attempts
+ * (quick to rise, slow to fall); http_client uses it to leave an attempt
+ * unstarted when the caller's time left could not cover it (the work would be
+ * wasted and the reply late).  An estimate that neither a success nor a cut
+ * attempt has refreshed for BREAKER_STALE_MS is not trusted, so it cannot
+ * lock an upstream out for good (a call with UPSTREAM_TIMEOUT_MS or more
+ * left is always attempted anyway).
  */
 #ifndef TEMPO_BREAKER_H
 #define TEMPO_BREAKER_H
@@ -46,6 +48,12 @@ void breaker_record(struct breaker *b, enum breaker_outcome o, int probe);
 
 /* Adds a successful attempt's duration to the latency estimate. */
 void breaker_note_latency(struct breaker *b, int64_t ms);
+
+/* An attempt cut off by the caller's deadline without an answer: the
+ * estimate stays as it is but counts as fresh (nothing says the upstream
+ * got faster).  It does not raise the estimate: one slow request (a
+ * city the provider is slow on) must not stop the quick ones. */
+void breaker_note_cut(struct breaker *b);
 
 /* The typical successful attempt, in ms; 0 when unknown or stale. */
 int64_t breaker_typical_ms(struct breaker *b);

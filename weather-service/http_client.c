@@ -46,11 +46,10 @@ struct http_client {
     CURL *curl;
     struct tbuf body; /* the current attempt's body; p NULL between calls */
     int too_big;
-    long retry_after_ms; /* -1: no usable Retry-After header */
+    long retry_after_ms;       /* -1: no usable Retry-After header */
     const struct trace *trace; /* borrowed; NULL = none */
     const atomic_int *abort;   /* borrowed; non-zero: stop at once */
 };
-
 
 /* What one attempt came to. */
 enum attempt_kind { ATT_RESPONSE, ATT_TIMEOUT, ATT_CONNECT, ATT_FATAL };
@@ -142,8 +141,8 @@ static long retry_after_ms(CURL *c)
 
     if (curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &s) != CURLE_OK || s < 0)
         s = 0;
-    if (s == 0 && curl_easy_header(c, "Retry-After", 0, CURLH_HEADER, -1,
-                                   &h) != CURLHE_OK)
+    if (s == 0 && curl_easy_header(c, "Retry-After", 0, CURLH_HEADER, -1, &h) !=
+                      CURLHE_OK)
         return -1; /* libcurl says 0 for "none" and for "now" alike */
     return (long)(s > RETRY_AFTER_MAX_S ? RETRY_AFTER_MAX_S : s) * 1000L;
 }
@@ -278,6 +277,16 @@ static int upstream_fault(enum attempt_kind kind, long status, int cut,
     return 1;
 }
 
+/* Tells the breaker how long a healthy attempt took: an answer, or a
+ * timeout the caller's deadline cut (the estimate still holds). */
+static void note_time(struct breaker *b, enum attempt_kind kind, double took)
+{
+    if (kind == ATT_RESPONSE)
+        breaker_note_latency(b, (int64_t)(took * 1000.0));
+    else if (kind == ATT_TIMEOUT)
+        breaker_note_cut(b);
+}
+
 int http_client_request(struct http_client *hc, const struct http_request *req,
                         struct http_response *resp, char *err, size_t errlen)
 {
@@ -347,8 +356,8 @@ int http_client_request(struct http_client *hc, const struct http_request *req,
                           kind == ATT_TIMEOUT, took);
         if (upstream_fault(kind, status, tmo < req->timeout_ms, aborted(hc)))
             fault = 1;
-        else if (kind == ATT_RESPONSE && req->breaker != NULL)
-            breaker_note_latency(req->breaker, (int64_t)(took * 1000.0));
+        else if (req->breaker != NULL && !aborted(hc))
+            note_time(req->breaker, kind, took);
         if (n > req->retries || kind == ATT_FATAL)
             break;
         if (kind == ATT_RESPONSE && status == 429) {

@@ -33,11 +33,11 @@ struct http_request {
     const char *form;     /* POST body (x-www-form-urlencoded); NULL = GET */
     const char *username; /* HTTP Basic, with password; NULL = none */
     const char *password;
-    long timeout_ms;              /* per attempt (UPSTREAM_TIMEOUT_MS) */
-    int retries;                  /* extra attempts (UPSTREAM_RETRIES) */
-    int64_t deadline_ms;          /* absolute, clock_mono_ms() clock */
-    struct breaker *breaker;      /* borrowed, may be NULL (breaker.h) */
-    int metrics_provider;         /* enum wmetrics_provider; 0 = none */
+    long timeout_ms;         /* per attempt (UPSTREAM_TIMEOUT_MS) */
+    int retries;             /* extra attempts (UPSTREAM_RETRIES) */
+    int64_t deadline_ms;     /* absolute, clock_mono_ms() clock */
+    struct breaker *breaker; /* borrowed, may be NULL (breaker.h) */
+    int metrics_provider;    /* enum wmetrics_provider; 0 = none */
     int no_retry_429; /* a 429 comes back at once, with its Retry-After in
                        * resp->retry_after_ms, for callers that pace all
                        * their threads on it (spotify.c) */

@@ -207,8 +207,7 @@ const struct mp_track *mp_set_track(const struct mp_set *s, size_t i)
     return s != NULL && i < s->n ? &s->t[i] : NULL;
 }
 
-/* ---- core: selection ------------------------------------------------------
- */
+/* ---- core: selection ----------------------------------------------------- */
 
 size_t mp_select(size_t n, size_t k, uint64_t (*rnd)(void *), void *rctx,
                  size_t *out)
@@ -295,8 +294,7 @@ json_t *mp_set_sample(const struct mp_set *s, size_t k, uint64_t (*rnd)(void *),
     return out;
 }
 
-/* ---- core: timing ---------------------------------------------------------
- */
+/* ---- core: timing -------------------------------------------------------- */
 
 enum mp_age mp_age_of(int64_t age_ms, int64_t ttl_ms)
 {
@@ -361,8 +359,7 @@ enum mp_action mp_decide(const struct mp_state *st, int64_t now, int64_t ttl_ms,
     return MP_IDLE;
 }
 
-/* ---- shell ----------------------------------------------------------------
- */
+/* ---- shell --------------------------------------------------------------- */
 
 struct genre_pool {
     struct music_pool *pool;

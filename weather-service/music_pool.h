@@ -35,8 +35,7 @@
 
 #define MUSIC_POOL_TRACKS 200 /* what a refresh aims for (20 pages) */
 
-/* ---- pure core ------------------------------------------------------------
- */
+/* ---- pure core ----------------------------------------------------------- */
 
 /* A track: strings are UTF-8, NUL-terminated; url may be NULL. */
 struct mp_track {
@@ -123,8 +122,7 @@ enum mp_action { MP_IDLE, MP_REFRESH, MP_DROP };
 enum mp_action mp_decide(const struct mp_state *st, int64_t now, int64_t ttl_ms,
                          int64_t *wake_ms);
 
-/* ---- shell ----------------------------------------------------------------
- */
+/* ---- shell --------------------------------------------------------------- */
 
 struct music_pool_fetch_result {
     size_t wanted;       /* tracks the fetch tried for (<= want) */

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
 #include "breaker.h"
+#include "config.h"
 #include "errors.h"
 #include "http_client.h"
 #include "metrics.h"
@@ -33,7 +33,7 @@ struct open_meteo *open_meteo_create(const struct config *cfg)
         return NULL;
     om->cfg = cfg;
     om->breaker = breaker_create((int)cfg->breaker_failures,
-                                cfg->breaker_open_ms, WM_PROV_OPEN_METEO);
+                                 cfg->breaker_open_ms, WM_PROV_OPEN_METEO);
     if (om->breaker == NULL) {
         free(om);
         return NULL;
@@ -99,7 +99,7 @@ int open_meteo_decode_geocoding(const char *body, size_t len,
     }
     r.has_coords = 1;
     weather_report_set_name(&r, json_string_value(name),
-                          json_string_length(name));
+                            json_string_length(name));
     cc = json_object_get(first, "country_code");
     if (json_is_string(cc) && json_string_length(cc) == 2) {
         const char *s = json_string_value(cc);

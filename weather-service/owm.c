@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
 #include "breaker.h"
+#include "config.h"
 #include "errors.h"
 #include "http_client.h"
 #include "metrics.h"
@@ -32,7 +32,7 @@ struct owm *owm_create(const struct config *cfg)
         return NULL;
     o->cfg = cfg;
     o->breaker = breaker_create((int)cfg->breaker_failures,
-                               cfg->breaker_open_ms, WM_PROV_OWM);
+                                cfg->breaker_open_ms, WM_PROV_OWM);
     if (o->breaker == NULL) {
         free(o);
         return NULL;
@@ -104,7 +104,8 @@ int owm_decode(const char *body, size_t len, struct weather_report *out,
     }
     v = json_object_get(root, "name");
     if (json_is_string(v))
-        weather_report_set_name(&r, json_string_value(v), json_string_length(v));
+        weather_report_set_name(&r, json_string_value(v),
+                                json_string_length(v));
     get_country(json_object_get(json_object_get(root, "sys"), "country"),
                 r.country);
     v = json_object_get(root, "coord");

@@ -39,8 +39,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "config.h"
 #include "breaker.h"
+#include "config.h"
 #include "errors.h"
 #include "http_client.h"
 #include "metrics.h"
@@ -84,7 +84,7 @@ struct spotify *spotify_create(const struct config *cfg)
         return NULL;
     sp->cfg = cfg;
     sp->breaker = breaker_create((int)cfg->breaker_failures,
-                                cfg->breaker_open_ms, WM_PROV_SPOTIFY);
+                                 cfg->breaker_open_ms, WM_PROV_SPOTIFY);
     if (sp->breaker == NULL) {
         free(sp);
         return NULL;

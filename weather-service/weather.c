@@ -5,7 +5,8 @@
 
 #include <string.h>
 
-void weather_report_set_name(struct weather_report *r, const char *s, size_t len)
+void weather_report_set_name(struct weather_report *r, const char *s,
+                             size_t len)
 {
     if (len > sizeof(r->name) - 1) {
         len = sizeof(r->name) - 1;

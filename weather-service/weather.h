@@ -30,6 +30,7 @@ struct weather_report {
  * Copies len bytes of s into r->name, cut to fit at a UTF-8 character
  * boundary.  Providers use it for upstream names of any length.
  */
-void weather_report_set_name(struct weather_report *r, const char *s, size_t len);
+void weather_report_set_name(struct weather_report *r, const char *s,
+                             size_t len);
 
 #endif

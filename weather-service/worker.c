@@ -187,8 +187,7 @@ static void run_job(struct service_worker *sw, struct job *j)
     log_set_request_id(NULL);
 }
 
-/* ---- pool threads ---------------------------------------------------------
- */
+/* ---- pool threads -------------------------------------------------------- */
 
 static void *pool_thread(void *arg)
 {
@@ -241,8 +240,7 @@ static long drop_todo(struct worker *w)
     return n;
 }
 
-/* ---- the loop's callbacks -------------------------------------------------
- */
+/* ---- the loop's callbacks ------------------------------------------------ */
 
 /*
  * Declares what the worker consumes.  The service queue is consumed as it
@@ -527,8 +525,7 @@ static int no_jobs_left(struct amqp_loop *l, void *ud)
     return w->inflight == 0;
 }
 
-/* ---- public ---------------------------------------------------------------
- */
+/* ---- public -------------------------------------------------------------- */
 
 struct worker *worker_create(const struct config *cfg, struct service *svc)
 {

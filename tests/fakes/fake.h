@@ -39,12 +39,12 @@ bool fu_parse_long(const char *s, long min, long max, long *out);
 bool fu_parse_double(const char *s, double min, double max, double *out);
 double fu_round2(double x); /* half away from zero; |x| < 1e6 */
 double fu_abs(double x);
-uint64_t fu_mix64(uint64_t z);          /* splitmix64 finaliser */
-uint64_t fu_hash_lower(const char *s);  /* FNV-1a of the lower-cased text */
-bool fu_utf8_ok(const char *s);         /* jansson accepts it as a string */
-int fu_hexval(int c);                   /* -1 if not a hex digit */
-char *fu_trim(char *s);                 /* in place; returns first non-blank */
-char *fu_pct_encode(const char *s);     /* new, or NULL */
+uint64_t fu_mix64(uint64_t z);         /* splitmix64 finaliser */
+uint64_t fu_hash_lower(const char *s); /* FNV-1a of the lower-cased text */
+bool fu_utf8_ok(const char *s);        /* jansson accepts it as a string */
+int fu_hexval(int c);                  /* -1 if not a hex digit */
+char *fu_trim(char *s);                /* in place; returns first non-blank */
+char *fu_pct_encode(const char *s);    /* new, or NULL */
 char *fu_escape_raw(const char *s, size_t max); /* new: %XX non-printables */
 unsigned char *fu_b64_decode(const char *s, size_t *len); /* new, or NULL */
 /* Parses "a=1&b=%20" (len bytes).  0, or -1 on out of memory.  Free with
@@ -67,16 +67,22 @@ struct city {
 };
 
 struct place {
-    const char *name;        /* borrowed: table or the caller's text */
-    char cc[3];              /* "" when unknown (coordinates at sea) */
-    double lat, lon, temp;   /* temp in Celsius */
+    const char *name;      /* borrowed: table or the caller's text */
+    char cc[3];            /* "" when unknown (coordinates at sea) */
+    double lat, lon, temp; /* temp in Celsius */
     long long id;
     const struct city *city; /* NULL for synthetic places */
     bool slow;               /* Slowville: answer after --slow-ms */
 };
 
-enum magic { MAGIC_NONE, MAGIC_NOT_FOUND, MAGIC_ERROR, MAGIC_GARBAGE,
-             MAGIC_WRONGTYPE, MAGIC_RATELIMIT };
+enum magic {
+    MAGIC_NONE,
+    MAGIC_NOT_FOUND,
+    MAGIC_ERROR,
+    MAGIC_GARBAGE,
+    MAGIC_WRONGTYPE,
+    MAGIC_RATELIMIT
+};
 
 #define PLACES_MAX 8 /* most places one name can resolve to */
 
@@ -112,7 +118,7 @@ struct call { /* one request as a handler sees it; all borrowed */
     const char *path;      /* decoded path, without the query */
     const char *raw_query; /* as received, "" when absent */
     const struct fu_args *q;
-    const char *body;      /* NUL-terminated, or NULL */
+    const char *body; /* NUL-terminated, or NULL */
 };
 
 /* New server; cfg is copied.  NULL on failure. */
@@ -155,11 +161,14 @@ json_t *spotify_token_wrongtype(void);
 json_t *spotify_search_wrongtype(void);
 
 /* Messages the real APIs send, shared by handlers and injected faults. */
-#define OWM_MSG_401 "Invalid API key. Please see " \
+#define OWM_MSG_401                                                            \
+    "Invalid API key. Please see "                                             \
     "https://openweathermap.org/faq#error401 for more info."
-#define OWM_MSG_429 "Your account is temporary blocked due to exceeding " \
+#define OWM_MSG_429                                                            \
+    "Your account is temporary blocked due to exceeding "                      \
     "of requests limitation"
-#define METEO_MSG_429 "Minutely API request limit exceeded. Please try " \
+#define METEO_MSG_429                                                          \
+    "Minutely API request limit exceeded. Please try "                         \
     "again in one minute."
 
 #endif

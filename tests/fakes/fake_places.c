@@ -19,21 +19,18 @@ static const struct city known_cities[] = {
      "Europe/London", 7556900, 2635167, "United Kingdom", "England", 0},
     {"Lisbon", "PT", 38.7167, -9.1333, 22.0, 2267057, 45, "PPLC",
      "Europe/Lisbon", 517802, 2264397, "Portugal", "Lisbon", 0},
-    {"Cairo", "EG", 30.0626, 31.2497, 35.0, 360630, 23, "PPLC",
-     "Africa/Cairo", 7734614, 357994, "Egypt", "Cairo", 7200},
-    {"Oslo", "NO", 59.9127, 10.7461, 3.0, 3143244, 26, "PPLC",
-     "Europe/Oslo", 580000, 3144096, "Norway", "Oslo", 3600},
-    {"Paris", "FR", 48.8534, 2.3488, 15.0, 2988507, 42, "PPLC",
-     "Europe/Paris", 2138551, 3017382, "France", "\xc3\x8ele-de-France",
-     3600},
+    {"Cairo", "EG", 30.0626, 31.2497, 35.0, 360630, 23, "PPLC", "Africa/Cairo",
+     7734614, 357994, "Egypt", "Cairo", 7200},
+    {"Oslo", "NO", 59.9127, 10.7461, 3.0, 3143244, 26, "PPLC", "Europe/Oslo",
+     580000, 3144096, "Norway", "Oslo", 3600},
+    {"Paris", "FR", 48.8534, 2.3488, 15.0, 2988507, 42, "PPLC", "Europe/Paris",
+     2138551, 3017382, "France", "\xc3\x8ele-de-France", 3600},
     {"Berlin", "DE", 52.5244, 13.4105, 10.0, 2950159, 74, "PPLC",
      "Europe/Berlin", 3426354, 2921044, "Germany", "Land Berlin", 3600},
     {"Springfield", "US", 39.80, -89.64, 20.0, 4250542, 182, "PPLA",
-     "America/Chicago", 116250, 6252001, "United States", "Illinois",
-     -21600},
+     "America/Chicago", 116250, 6252001, "United States", "Illinois", -21600},
     {"Springfield", "AU", -27.68, 152.90, 25.0, 7839562, 30, "PPL",
-     "Australia/Brisbane", 20000, 2077456, "Australia", "Queensland",
-     36000},
+     "Australia/Brisbane", 20000, 2077456, "Australia", "Queensland", 36000},
 };
 #define N_CITIES (sizeof known_cities / sizeof known_cities[0])
 
@@ -43,8 +40,8 @@ enum magic places_magic(const char *name)
         const char *name;
         enum magic m;
     } table[] = {
-        {"atlantis", MAGIC_NOT_FOUND}, {"errorville", MAGIC_ERROR},
-        {"garbage", MAGIC_GARBAGE},    {"wrongtype", MAGIC_WRONGTYPE},
+        {"atlantis", MAGIC_NOT_FOUND},  {"errorville", MAGIC_ERROR},
+        {"garbage", MAGIC_GARBAGE},     {"wrongtype", MAGIC_WRONGTYPE},
         {"ratelimit", MAGIC_RATELIMIT},
     };
 
@@ -90,8 +87,7 @@ static bool temp_name(const char *name, double *t)
         while (isdigit((unsigned char)*s))
             s++;
     }
-    return digits && *s == '\0' &&
-           fu_parse_double(name + 4, -1000, 1000, t);
+    return digits && *s == '\0' && fu_parse_double(name + 4, -1000, 1000, t);
 }
 
 /* A synthetic city at lat = 2t (0 when |t| > 45); lon from h unless
@@ -150,8 +146,7 @@ size_t places_by_name(const char *name, const char *cc, struct place *out,
         place_synthetic(name, cc, t, false, out);
     } else {
         uint64_t h = fu_hash_lower(name);
-        place_synthetic(name, cc, -5.0 + (double)(h % 4001) / 100.0, true,
-                        out);
+        place_synthetic(name, cc, -5.0 + (double)(h % 4001) / 100.0, true, out);
     }
     return 1;
 }

@@ -40,19 +40,31 @@
 #define DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(12))
 
 enum api { API_OWM, API_METEO, API_ACCOUNTS, API_SPOTIFY, API_NONE };
-enum route_id { R_OWM, R_GEOCODING, R_FORECAST, R_TOKEN, R_SEARCH,
-                R_UNKNOWN, R_COUNT };
-enum body_kind { BODY_NORMAL, BODY_ERROR, BODY_GARBAGE, BODY_WRONGTYPE,
-                 BODY_EMPTY };
+enum route_id {
+    R_OWM,
+    R_GEOCODING,
+    R_FORECAST,
+    R_TOKEN,
+    R_SEARCH,
+    R_UNKNOWN,
+    R_COUNT
+};
+enum body_kind {
+    BODY_NORMAL,
+    BODY_ERROR,
+    BODY_GARBAGE,
+    BODY_WRONGTYPE,
+    BODY_EMPTY
+};
 
 typedef void handler_fn(const struct call *c, struct reply *r);
 
 struct fault {
     struct fault *next;
     char path[FAULT_PATH_MAX + 1];
-    unsigned status;   /* 0: keep the normal status */
+    unsigned status; /* 0: keep the normal status */
     enum body_kind body;
-    long retry_after;  /* -1: none (a 429 still gets 1) */
+    long retry_after; /* -1: none (a 429 still gets 1) */
     long delay_ms;
     long remaining;    /* count-based faults */
     uint64_t until_ms; /* window faults: every request until then */
@@ -67,7 +79,7 @@ struct server {
     long long total;
     long long count[R_COUNT];
     char *last[R_COUNT];
-    char *last_trace[R_COUNT]; /* traceparent of the last request */
+    char *last_trace[R_COUNT];          /* traceparent of the last request */
     uint64_t start_ms;                  /* for arrival times */
     uint64_t times[R_COUNT][TIMES_MAX]; /* ring of arrival times */
     long long ntimes[R_COUNT];
@@ -115,10 +127,12 @@ static json_t *api_error_json(enum api api, unsigned s)
                             : s == 404 ? "city not found"
                             : s == 429 ? OWM_MSG_429
                             : s == 400 ? "Nothing to geocode"
-                            : s >= 500 ? "Internal error" : phrase);
+                            : s >= 500 ? "Internal error"
+                                       : phrase);
     case API_METEO:
         return meteo_error(s == 429   ? METEO_MSG_429
-                           : s >= 500 ? "Internal error" : phrase);
+                           : s >= 500 ? "Internal error"
+                                      : phrase);
     case API_ACCOUNTS:
         if (s == 400 || s == 401)
             return accounts_error("invalid_client", "Invalid client");
@@ -129,7 +143,8 @@ static json_t *api_error_json(enum api api, unsigned s)
         return spotify_error(s, s == 401   ? "The access token expired"
                                 : s == 429 ? "API rate limit exceeded"
                                 : s == 503 ? "Service unavailable"
-                                : s >= 500 ? "Server error" : phrase);
+                                : s >= 500 ? "Server error"
+                                           : phrase);
     case API_NONE:
         break;
     }
@@ -243,8 +258,8 @@ void server_token_state(struct server *srv, uint64_t *key, uint64_t *epoch,
 
 /* Caller holds the lock.  Copies out and consumes the oldest fault for
  * this label or raw path; false if there is none. */
-static bool faults_take(struct server *srv, const char *label,
-                        const char *path, struct fault *out)
+static bool faults_take(struct server *srv, const char *label, const char *path,
+                        struct fault *out)
 {
     struct fault *prev = NULL, *next;
     uint64_t now = fu_now_ms();
@@ -307,10 +322,10 @@ static long long fault_windows(const struct server *srv)
 /* ---- upstream routes ----------------------------------------------- */
 
 struct route {
-    const char *path;    /* exact request path; NULL for R_UNKNOWN */
-    const char *label;   /* key in /_fake/requests and for faults */
-    const char *method;  /* accepted method (GET also takes HEAD) */
-    enum api api;        /* error format for injected statuses */
+    const char *path;   /* exact request path; NULL for R_UNKNOWN */
+    const char *label;  /* key in /_fake/requests and for faults */
+    const char *method; /* accepted method (GET also takes HEAD) */
+    enum api api;       /* error format for injected statuses */
     handler_fn *handle;
     const char *garbage; /* truncated JSON for body=garbage */
     json_t *(*wrongtype)(void);
@@ -318,24 +333,29 @@ struct route {
 
 static const struct route routes[R_COUNT] = {
     [R_OWM] = {"/data/2.5/weather", "/data/2.5/weather", "GET", API_OWM,
-               owm_handle, "{\"coord\": {\"lon\": -0.1257}, \"main\": "
-               "{\"temp\": ", owm_wrongtype},
-    [R_GEOCODING] = {"/v1/search", "/v1/search(geocoding)", "GET",
-                     API_METEO, meteo_handle_geocoding,
+               owm_handle,
+               "{\"coord\": {\"lon\": -0.1257}, \"main\": "
+               "{\"temp\": ",
+               owm_wrongtype},
+    [R_GEOCODING] = {"/v1/search", "/v1/search(geocoding)", "GET", API_METEO,
+                     meteo_handle_geocoding,
                      "{\"results\": [{\"id\": 1, \"latitude\": ",
                      meteo_geocoding_wrongtype},
     [R_FORECAST] = {"/v1/forecast", "/v1/forecast", "GET", API_METEO,
-                    meteo_handle_forecast, "{\"latitude\": 51.5, "
+                    meteo_handle_forecast,
+                    "{\"latitude\": 51.5, "
                     "\"current\": {\"temperature_2m\": ",
                     meteo_forecast_wrongtype},
     [R_TOKEN] = {"/api/token", "/api/token", "POST", API_ACCOUNTS,
                  spotify_handle_token, "{\"access_token\": \"BQ",
                  spotify_token_wrongtype},
     [R_SEARCH] = {"/v1/search", "/v1/search(spotify)", "GET", API_SPOTIFY,
-                  spotify_handle_search, "{\"tracks\": {\"items\": "
-                  "[{\"name\": ", spotify_search_wrongtype},
-    [R_UNKNOWN] = {NULL, "(unknown)", NULL, API_NONE, NULL, "{\"error\": ",
-                   NULL},
+                  spotify_handle_search,
+                  "{\"tracks\": {\"items\": "
+                  "[{\"name\": ",
+                  spotify_search_wrongtype},
+    [R_UNKNOWN] = {NULL, "(unknown)", NULL, API_NONE, NULL,
+                   "{\"error\": ", NULL},
 };
 
 static enum route_id route_find(const struct call *c)
@@ -365,9 +385,9 @@ static void reply_fault(const struct fault *f, const struct route *rt,
         reply_text(r, status, rt->garbage);
         break;
     case BODY_WRONGTYPE:
-        reply_json(r, status, rt->wrongtype != NULL
-                                  ? rt->wrongtype()
-                                  : json_pack("{s:i}", "error", 42));
+        reply_json(r, status,
+                   rt->wrongtype != NULL ? rt->wrongtype()
+                                         : json_pack("{s:i}", "error", 42));
         break;
     case BODY_EMPTY:
         reply_text(r, status, "");
@@ -514,8 +534,9 @@ static void ctl_fault(const struct call *c, struct reply *r)
         reply_json(r, 400, ctl_error("too many queued faults"));
         return;
     }
-    reply_json(r, 200, json_pack("{s:b,s:I}", "ok", 1, "faults_pending",
-                                 (json_int_t)pending));
+    reply_json(
+        r, 200,
+        json_pack("{s:b,s:I}", "ok", 1, "faults_pending", (json_int_t)pending));
 }
 
 static void ctl_latency(const struct call *c, struct reply *r)
@@ -529,8 +550,8 @@ static void ctl_latency(const struct call *c, struct reply *r)
     pthread_mutex_lock(&c->srv->lock);
     c->srv->latency_ms = ms;
     pthread_mutex_unlock(&c->srv->lock);
-    reply_json(r, 200, json_pack("{s:b,s:I}", "ok", 1, "latency_ms",
-                                 (json_int_t)ms));
+    reply_json(r, 200,
+               json_pack("{s:b,s:I}", "ok", 1, "latency_ms", (json_int_t)ms));
 }
 
 static void ctl_expire(const struct call *c, struct reply *r)
@@ -628,8 +649,9 @@ static void ctl_spotify(const struct call *c, struct reply *r)
         reply_json(r, 400, ctl_error("too many genres"));
         return;
     }
-    reply_json(r, 200, json_pack("{s:b,s:s,s:I}", "ok", 1, "genre", genre,
-                                 "total", (json_int_t)total));
+    reply_json(r, 200,
+               json_pack("{s:b,s:s,s:I}", "ok", 1, "genre", genre, "total",
+                         (json_int_t)total));
 }
 
 static void ctl_reset(const struct call *c, struct reply *r)

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define TOKEN_LEN 69 /* "fake." + 4 * 16 hex digits */
+#define TOKEN_LEN 69    /* "fake." + 4 * 16 hex digits */
 #define OFFSET_MAX 1000 /* Spotify's cap on search offsets */
 
 /* The markets Spotify lists in available_markets (2024). */
@@ -46,8 +46,7 @@ static json_t *markets_json(void)
 {
     json_t *a = json_array();
 
-    for (size_t i = 0; a != NULL && i < sizeof markets / sizeof markets[0];
-         i++)
+    for (size_t i = 0; a != NULL && i < sizeof markets / sizeof markets[0]; i++)
         if (json_array_append_new(a, json_string(markets[i])) != 0) {
             json_decref(a);
             return NULL;
@@ -78,8 +77,8 @@ static json_t *images_json(const char *album_id)
 
 json_t *spotify_error(unsigned status, const char *msg)
 {
-    return json_pack("{s:{s:i,s:s}}", "error", "status", (int)status,
-                     "message", msg);
+    return json_pack("{s:{s:i,s:s}}", "error", "status", (int)status, "message",
+                     msg);
 }
 
 json_t *accounts_error(const char *err, const char *desc)
@@ -88,8 +87,7 @@ json_t *accounts_error(const char *err, const char *desc)
 }
 
 /* New formatted string, or NULL (unlike asprintf, never undefined). */
-__attribute__((format(printf, 1, 2)))
-static char *fmt(const char *format, ...)
+__attribute__((format(printf, 1, 2))) static char *fmt(const char *format, ...)
 {
     va_list ap;
     char *out = NULL;
@@ -108,8 +106,8 @@ enum token_state { TOKEN_VALID, TOKEN_INVALID, TOKEN_EXPIRED };
 static uint64_t token_tag(uint64_t key, uint64_t epoch, uint64_t issued,
                           uint64_t serial)
 {
-    return fu_mix64(key ^ fu_mix64(epoch ^ fu_mix64(issued ^
-                                                    fu_mix64(serial))));
+    return fu_mix64(key ^
+                    fu_mix64(epoch ^ fu_mix64(issued ^ fu_mix64(serial))));
 }
 
 static void token_issue(struct server *srv, char out[TOKEN_LEN + 1])
@@ -162,8 +160,7 @@ static bool token_client_ok(const struct call *c, const struct fu_args *form)
         const char *id = fu_args_get(form, "client_id");
         const char *sec = fu_args_get(form, "client_secret");
 
-        return id != NULL && sec != NULL &&
-               strcmp(id, cfg->spotify_id) == 0 &&
+        return id != NULL && sec != NULL && strcmp(id, cfg->spotify_id) == 0 &&
                strcmp(sec, cfg->spotify_secret) == 0;
     }
     if (strncasecmp(auth, "Basic ", 6) != 0)
@@ -206,17 +203,20 @@ void spotify_handle_token(const struct call *c, struct reply *r)
     if (!token_client_ok(c, &form)) {
         reply_json(r, 400, accounts_error("invalid_client", "Invalid client"));
     } else if (grant == NULL) {
-        reply_json(r, 400, accounts_error("unsupported_grant_type",
-                                          "grant_type parameter is missing"));
+        reply_json(r, 400,
+                   accounts_error("unsupported_grant_type",
+                                  "grant_type parameter is missing"));
     } else if (strcmp(grant, "client_credentials") != 0) {
-        reply_json(r, 400, accounts_error(
-            "unsupported_grant_type", "grant_type must be client_credentials"
-            ", authorization_code or refresh_token"));
+        reply_json(r, 400,
+                   accounts_error("unsupported_grant_type",
+                                  "grant_type must be client_credentials"
+                                  ", authorization_code or refresh_token"));
     } else {
         token_issue(c->srv, tok);
-        reply_json(r, 200, json_pack(
-            "{s:s,s:s,s:I}", "access_token", tok, "token_type", "Bearer",
-            "expires_in", (json_int_t)server_config(c->srv)->token_ttl_s));
+        reply_json(r, 200,
+                   json_pack("{s:s,s:s,s:I}", "access_token", tok, "token_type",
+                             "Bearer", "expires_in",
+                             (json_int_t)server_config(c->srv)->token_ttl_s));
     }
     fu_args_free(&form);
 }
@@ -229,8 +229,9 @@ static void base62_id(uint64_t seed, char out[23])
         "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
     for (unsigned i = 0; i < 22; i++)
-        out[i] = b62[fu_mix64(seed + (uint64_t)i * UINT64_C(0x632be59bd9b4e019)) %
-                     62];
+        out[i] =
+            b62[fu_mix64(seed + (uint64_t)i * UINT64_C(0x632be59bd9b4e019)) %
+                62];
     out[22] = '\0';
 }
 
@@ -266,10 +267,9 @@ static json_t *track_json(const char *genre, const char *display, long idx)
         ok = ok && s[i] != NULL;
     /* The same artist object appears in the album and in the track. */
     if (ok)
-        artists = json_pack("[{s:{s:s},s:s,s:s,s:s,s:s,s:s}]",
-                            "external_urls", "spotify", s[4], "href", s[9],
-                            "id", artist_id, "name", s[2], "type", "artist",
-                            "uri", s[6]);
+        artists = json_pack("[{s:{s:s},s:s,s:s,s:s,s:s,s:s}]", "external_urls",
+                            "spotify", s[4], "href", s[9], "id", artist_id,
+                            "name", s[2], "type", "artist", "uri", s[6]);
     if (artists != NULL)
         j = json_pack(
             "{s:{s:s,s:O,s:o?,s:{s:s},s:s,s:s,s:o?,s:s,s:s,s:s,s:i,s:s,s:s},"
@@ -277,16 +277,15 @@ static json_t *track_json(const char *genre, const char *display, long idx)
             "s:i,s:s,s:s}",
             "album", "album_type", "album", "artists", artists,
             "available_markets", markets_json(), "external_urls", "spotify",
-            s[11], "href", s[10], "id", album_id,
-            "images", images_json(album_id), "name", s[1], "release_date",
-            "2020-01-01", "release_date_precision", "day", "total_tracks", 10,
-            "type", "album", "uri", s[7],
-            "artists", artists, "available_markets", markets_json(),
-            "disc_number", 1, "duration_ms", 200000, "explicit", 0,
-            "external_ids", "isrc", isrc, "external_urls", "spotify", s[3],
-            "href", s[8], "id", id, "is_local", 0, "name", s[0],
-            "popularity", 50, "preview_url", "track_number",
-            (int)(idx % 10 + 1), "type", "track", "uri", s[5]);
+            s[11], "href", s[10], "id", album_id, "images",
+            images_json(album_id), "name", s[1], "release_date", "2020-01-01",
+            "release_date_precision", "day", "total_tracks", 10, "type",
+            "album", "uri", s[7], "artists", artists, "available_markets",
+            markets_json(), "disc_number", 1, "duration_ms", 200000, "explicit",
+            0, "external_ids", "isrc", isrc, "external_urls", "spotify", s[3],
+            "href", s[8], "id", id, "is_local", 0, "name", s[0], "popularity",
+            50, "preview_url", "track_number", (int)(idx % 10 + 1), "type",
+            "track", "uri", s[5]);
     json_decref(artists);
     for (int i = 0; i < 12; i++)
         free(s[i]);
@@ -334,9 +333,8 @@ static char *search_url(const struct call *c, const char *q, long offset,
 
 json_t *spotify_search_wrongtype(void)
 {
-    return json_pack("{s:{s:[{s:i,s:b,s:s}],s:s}}", "tracks", "items",
-                     "name", 42, "uri", 0, "artists", "nobody",
-                     "total", "many");
+    return json_pack("{s:{s:[{s:i,s:b,s:s}],s:s}}", "tracks", "items", "name",
+                     42, "uri", 0, "artists", "nobody", "total", "many");
 }
 
 /* Checks the bearer token; fills r and returns false when it is bad. */
@@ -350,16 +348,18 @@ static bool search_auth(const struct call *c, struct reply *r)
         return false;
     }
     if (strncasecmp(auth, "Bearer ", 7) != 0) {
-        reply_json(r, 401, spotify_error(
-            401, "Only valid bearer authentication supported"));
+        reply_json(
+            r, 401,
+            spotify_error(401, "Only valid bearer authentication supported"));
         return false;
     }
     ts = token_check(c->srv, auth + 7);
     if (ts == TOKEN_VALID)
         return true;
-    reply_json(r, 401, spotify_error(401, ts == TOKEN_EXPIRED
-                                              ? "The access token expired"
-                                              : "Invalid access token"));
+    reply_json(r, 401,
+               spotify_error(401, ts == TOKEN_EXPIRED
+                                      ? "The access token expired"
+                                      : "Invalid access token"));
     return false;
 }
 
@@ -420,11 +420,14 @@ void spotify_handle_search(const struct call *c, struct reply *r)
     }
     for (long i = 0; items != NULL && i < limit && offset + i < reach; i++)
         json_array_append_new(items, track_json(genre, display, offset + i));
-    reply_json(r, 200, items == NULL ? NULL : json_pack(
-        "{s:{s:s,s:I,s:s?,s:I,s:s?,s:I,s:o}}", "tracks", "href", href,
-        "limit", (json_int_t)limit, "next", next, "offset",
-        (json_int_t)offset, "previous", prev, "total",
-        (json_int_t)total, "items", items));
+    reply_json(r, 200,
+               items == NULL
+                   ? NULL
+                   : json_pack("{s:{s:s,s:I,s:s?,s:I,s:s?,s:I,s:o}}", "tracks",
+                               "href", href, "limit", (json_int_t)limit, "next",
+                               next, "offset", (json_int_t)offset, "previous",
+                               prev, "total", (json_int_t)total, "items",
+                               items));
     free(genre);
     free(display);
     free(href);

@@ -9,10 +9,10 @@
  *                 [--spotify-id I] [--spotify-secret S] [--token-ttl-s N]
  *                 [--spotify-total N]
  *   Defaults: latency 0, slow 3000, key "test-key", id "test-id", secret
- *   "test-secret", token TTL 3600, 1000 search results per genre.  "--opt=value" works too.  --port 0
- *   picks a free port.  Binds 127.0.0.1 only.  Once listening it prints
- *   exactly one line "READY <port>" to stdout; SIGTERM/SIGINT stop it
- *   (sleeping requests are woken, exit status 0).  Bad usage: exit 2.
+ *   "test-secret", token TTL 3600, 1000 search results per genre. "--opt=value"
+ * works too.  --port 0 picks a free port.  Binds 127.0.0.1 only.  Once
+ * listening it prints exactly one line "READY <port>" to stdout; SIGTERM/SIGINT
+ * stop it (sleeping requests are woken, exit status 0).  Bad usage: exit 2.
  *
  * Endpoints (point every *_URL of the worker at http://127.0.0.1:<port>)
  *   GET  /data/2.5/weather  OWM: q=<city>[,<state>][,<cc>] or lat=&lon=,
@@ -183,8 +183,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     return req;
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn,
-                         void **req_cls, enum MHD_RequestTerminationCode toe)
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
 {
     (void)cls;
     (void)conn;
@@ -213,16 +213,14 @@ static void body_append(struct request *req, const char *data, size_t len)
     req->body = grown;
 }
 
-static enum MHD_Result send_reply(struct MHD_Connection *conn,
-                                  struct reply *r)
+static enum MHD_Result send_reply(struct MHD_Connection *conn, struct reply *r)
 {
     struct MHD_Response *resp;
     enum MHD_Result ret;
     char retry[32];
 
     if (r->body == NULL || r->body[0] == '\0') {
-        resp = MHD_create_response_from_buffer(0, NULL,
-                                               MHD_RESPMEM_PERSISTENT);
+        resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
         free(r->body);
     } else {
         resp = MHD_create_response_from_buffer(strlen(r->body), r->body,
@@ -260,8 +258,7 @@ static const char *path_of(const char *url)
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *url, const char *method,
-                                  const char *version,
-                                  const char *upload_data,
+                                  const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **req_cls)
 {
     struct request *req = *req_cls;
@@ -332,7 +329,7 @@ static int parse_cli(int argc, char **argv, struct fake_config *cfg)
     };
     const size_t n_opts = sizeof opts / sizeof opts[0];
 
-    *cfg = (struct fake_config){-1,   0,          3000,     3600,
+    *cfg = (struct fake_config){-1,   0,          3000,      3600,
                                 1000, "test-key", "test-id", "test-secret"};
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *eq = strchr(arg, '='), *val;
@@ -350,17 +347,16 @@ static int parse_cli(int argc, char **argv, struct fake_config *cfg)
         }
         val = eq != NULL ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
         if (val == NULL) {
-            fprintf(stderr, "fake-upstream: %s needs a value\n",
-                    opts[k].name);
+            fprintf(stderr, "fake-upstream: %s needs a value\n", opts[k].name);
             return -1;
         }
         if (opts[k].str != NULL) {
             *opts[k].str = val;
-        } else if (!fu_parse_long(val, opts[k].min, opts[k].max,
-                                  opts[k].num)) {
-            fprintf(stderr, "fake-upstream: %s must be an integer in "
-                    "%ld..%ld, got '%s'\n", opts[k].name, opts[k].min,
-                    opts[k].max, val);
+        } else if (!fu_parse_long(val, opts[k].min, opts[k].max, opts[k].num)) {
+            fprintf(stderr,
+                    "fake-upstream: %s must be an integer in "
+                    "%ld..%ld, got '%s'\n",
+                    opts[k].name, opts[k].min, opts[k].max, val);
             return -1;
         }
     }
@@ -406,15 +402,13 @@ int main(int argc, char **argv)
     d = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
             MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG,
-        (uint16_t)cfg.port, NULL, NULL, on_request, srv,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+        (uint16_t)cfg.port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+        NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)2048,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
-        MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
-        MHD_OPTION_END);
+        MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024), MHD_OPTION_END);
     if (d == NULL) {
         fprintf(stderr, "fake-upstream: cannot listen on 127.0.0.1:%ld\n",
                 cfg.port);
@@ -422,8 +416,8 @@ int main(int argc, char **argv)
         return 1;
     }
     info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    printf("READY %u\n", info != NULL ? (unsigned)info->port
-                                      : (unsigned)cfg.port);
+    printf("READY %u\n",
+           info != NULL ? (unsigned)info->port : (unsigned)cfg.port);
     fflush(stdout);
 
     while (sigwait(&sigs, &sig) != 0)

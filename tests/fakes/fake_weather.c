@@ -63,21 +63,16 @@ static json_t *owm_weather_json(const struct place *p, const char *units)
         "{s:{s:f,s:f},s:[{s:i,s:s,s:s,s:s}],s:s,"
         "s:{s:f,s:f,s:f,s:f,s:i,s:i},s:i,s:{s:f,s:i},s:{s:i},s:I,s:o,"
         "s:i,s:I,s:s,s:i}",
-        "coord", "lon", p->lon, "lat", p->lat,
-        "weather", "id", sky[band].id, "main", sky[band].main,
-        "description", sky[band].desc, "icon", sky[band].icon,
-        "base", "stations",
-        "main", "temp", owm_convert(t, units),
-        "feels_like", owm_convert(t - 0.8, units),
-        "temp_min", owm_convert(t - 1.3, units),
-        "temp_max", owm_convert(t + 1.1, units),
-        "pressure", 1012, "humidity", 81,
-        "visibility", 10000,
-        "wind", "speed", 4.1, "deg", 240,
-        "clouds", "all", 75,
-        "dt", dt, "sys", sys,
-        "timezone", p->city != NULL ? p->city->utc_offset : 0,
-        "id", p->id, "name", p->name, "cod", 200);
+        "coord", "lon", p->lon, "lat", p->lat, "weather", "id", sky[band].id,
+        "main", sky[band].main, "description", sky[band].desc, "icon",
+        sky[band].icon, "base", "stations", "main", "temp",
+        owm_convert(t, units), "feels_like", owm_convert(t - 0.8, units),
+        "temp_min", owm_convert(t - 1.3, units), "temp_max",
+        owm_convert(t + 1.1, units), "pressure", 1012, "humidity", 81,
+        "visibility", 10000, "wind", "speed", 4.1, "deg", 240, "clouds", "all",
+        75, "dt", dt, "sys", sys, "timezone",
+        p->city != NULL ? p->city->utc_offset : 0, "id", p->id, "name", p->name,
+        "cod", 200);
 }
 
 static json_t *owm_wrongtype_place(const struct place *p)
@@ -113,8 +108,8 @@ static void owm_split_q(char *copy, char **name, char **cc)
     *name = fu_trim(copy);
 }
 
-static void owm_by_name(const struct call *c, const char *q,
-                        const char *units, struct reply *r)
+static void owm_by_name(const struct call *c, const char *q, const char *units,
+                        struct reply *r)
 {
     char *copy = strdup(q), *name, *cc;
     struct place p;
@@ -193,12 +188,12 @@ json_t *meteo_error(const char *reason)
 static json_t *geo_result_json(const struct place *p)
 {
     const struct city *c = p->city;
-    json_t *j = json_pack(
-        "{s:I,s:s,s:f,s:f,s:f,s:s,s:s,s:s}", "id", (json_int_t)p->id,
-        "name", p->name, "latitude", p->lat, "longitude", p->lon,
-        "elevation", c != NULL ? c->elevation : 0.0,
-        "feature_code", c != NULL ? c->feature : "PPL",
-        "country_code", p->cc, "timezone", c != NULL ? c->tz : "GMT");
+    json_t *j =
+        json_pack("{s:I,s:s,s:f,s:f,s:f,s:s,s:s,s:s}", "id", (json_int_t)p->id,
+                  "name", p->name, "latitude", p->lat, "longitude", p->lon,
+                  "elevation", c != NULL ? c->elevation : 0.0, "feature_code",
+                  c != NULL ? c->feature : "PPL", "country_code", p->cc,
+                  "timezone", c != NULL ? c->tz : "GMT");
 
     if (j != NULL && c != NULL) { /* absent fields are omitted, as live */
         json_object_set_new(j, "population", json_integer(c->population));
@@ -212,9 +207,8 @@ static json_t *geo_result_json(const struct place *p)
 json_t *meteo_geocoding_wrongtype(void)
 {
     return json_pack("{s:[{s:i,s:s,s:s,s:s,s:s}],s:f}", "results", "id", 1,
-                     "name", "Wrongtype", "latitude", "51.5085",
-                     "longitude", "-0.1257", "country_code", "XX",
-                     "generationtime_ms", 0.2);
+                     "name", "Wrongtype", "latitude", "51.5085", "longitude",
+                     "-0.1257", "country_code", "XX", "generationtime_ms", 0.2);
 }
 
 /* Answers for a resolved or magic name; false if nothing to list. */
@@ -257,8 +251,9 @@ void meteo_handle_geocoding(const struct call *c, struct reply *r)
         return;
     }
     if (scount != NULL && !fu_parse_long(scount, 1, 100, &count)) {
-        reply_json(r, 400, meteo_error("Parameter 'count' must be between "
-                                       "1 and 100"));
+        reply_json(r, 400,
+                   meteo_error("Parameter 'count' must be between "
+                               "1 and 100"));
         return;
     }
     copy = strdup(sname);
@@ -282,8 +277,9 @@ void meteo_handle_geocoding(const struct call *c, struct reply *r)
     results = json_array();
     for (size_t i = 0; i < n && results != NULL; i++)
         json_array_append_new(results, geo_result_json(&places[i]));
-    reply_json(r, 200, json_pack("{s:o,s:f}", "results", results,
-                                 "generationtime_ms", 0.5));
+    reply_json(
+        r, 200,
+        json_pack("{s:o,s:f}", "results", results, "generationtime_ms", 0.5));
 out:
     free(copy);
 }
@@ -291,8 +287,8 @@ out:
 /* ---- Open-Meteo forecast ------------------------------------------- */
 
 struct meteo_var {
-    const char *name, *unit;   /* unit of non-temperature variables */
-    double value;              /* offset for temperatures, else value */
+    const char *name, *unit; /* unit of non-temperature variables */
+    double value;            /* offset for temperatures, else value */
     bool is_temp, integer;
 };
 
@@ -336,9 +332,12 @@ static bool meteo_add_vars(const struct place *p, char *list, bool fahr,
             val += p->temp;
             val = fu_round2(fahr ? val * 9.0 / 5.0 + 32.0 : val);
         }
-        json_object_set_new(units, mv->name, json_string(
-            mv->unit != NULL ? mv->unit
-            : fahr          ? "\xc2\xb0" "F" : "\xc2\xb0" "C"));
+        json_object_set_new(units, mv->name,
+                            json_string(mv->unit != NULL ? mv->unit
+                                        : fahr           ? "\xc2\xb0"
+                                                           "F"
+                                                         : "\xc2\xb0"
+                                                           "C"));
         json_object_set_new(cur, mv->name,
                             mv->integer ? json_integer((json_int_t)val)
                                         : json_real(val));
@@ -416,8 +415,10 @@ static bool meteo_coord(const struct call *c, const char *key,
     if (s == NULL) {
         snprintf(msg, sizeof msg, "Parameter '%s' is required", key);
     } else if (!fu_parse_double(s, -1e300, 1e300, &v)) {
-        snprintf(msg, sizeof msg, "Cannot initialize Float from invalid "
-                 "String value for key %s", key);
+        snprintf(msg, sizeof msg,
+                 "Cannot initialize Float from invalid "
+                 "String value for key %s",
+                 key);
     } else if (v < -limit || v > limit) {
         snprintf(msg, sizeof msg,
                  "%s must be in range of -%.0f to %.0f\xc2\xb0. Given: %.1f.",
@@ -443,8 +444,9 @@ void meteo_handle_forecast(const struct call *c, struct reply *r)
         return;
     if (unit != NULL && strcmp(unit, "celsius") != 0 &&
         strcmp(unit, "fahrenheit") != 0) {
-        reply_json(r, 400, meteo_error("Cannot initialize TemperatureUnit "
-                                       "from invalid String value"));
+        reply_json(r, 400,
+                   meteo_error("Cannot initialize TemperatureUnit "
+                               "from invalid String value"));
         return;
     }
     fahr = unit != NULL && strcmp(unit, "fahrenheit") == 0;
@@ -453,9 +455,10 @@ void meteo_handle_forecast(const struct call *c, struct reply *r)
     p.lon = lon;
     j = forecast_json(&p, fu_args_get(c->q, "current"), fahr, &bad);
     if (bad)
-        reply_json(r, 400, meteo_error("Cannot initialize "
-                                       "SurfaceVariableOrDerived from "
-                                       "invalid String value"));
+        reply_json(r, 400,
+                   meteo_error("Cannot initialize "
+                               "SurfaceVariableOrDerived from "
+                               "invalid String value"));
     else
         reply_json(r, 200, j);
 }

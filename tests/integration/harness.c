@@ -494,8 +494,7 @@ void h_stack_stop(struct h_stack *s)
     s->fake = 0;
 }
 
-/* ---- HTTP ------------------------------------------------------------------
- */
+/* ---- HTTP ---------------------------------------------------------------- */
 
 struct growbuf {
     char *p;
@@ -685,8 +684,7 @@ void h_assert_error(const struct h_resp *r, long st, const char *code)
     json_decref(j);
 }
 
-/* ---- AMQP ------------------------------------------------------------------
- */
+/* ---- AMQP ---------------------------------------------------------------- */
 
 amqp_connection_state_t h_amqp_connect(void)
 {
@@ -735,8 +733,7 @@ int h_wait_consumers(long n, int timeout_ms)
     return -1;
 }
 
-/* ---- conditions ------------------------------------------------------------
- */
+/* ---- conditions ---------------------------------------------------------- */
 
 long h_status(const struct h_stack *s, const char *path)
 {

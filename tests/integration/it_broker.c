@@ -103,8 +103,7 @@ static long fake_count(const struct h_stack *s, const char *label)
     return n;
 }
 
-/* ---- /readyz --------------------------------------------------------------
- */
+/* ---- /readyz ------------------------------------------------------------- */
 
 static void test_readyz_follows_workers(void **state)
 {
@@ -135,8 +134,7 @@ static void test_readyz_follows_workers(void **state)
     h_stack_stop(&s);
 }
 
-/* ---- broker signals -------------------------------------------------------
- */
+/* ---- broker signals ------------------------------------------------------ */
 
 static long metric(const struct h_stack *s, const char *name)
 {
@@ -235,8 +233,7 @@ static void test_reply_queue_deleted(void **state)
     h_stack_stop(&s);
 }
 
-/* ---- queue types ----------------------------------------------------------
- */
+/* ---- queue types --------------------------------------------------------- */
 
 /* A queue an operator declared as quorum is consumed as it is, with the
  * default RPC_QUEUE_TYPE (classic): no 406, no retry loop. */
@@ -295,8 +292,7 @@ static void test_declares_quorum_queue(void **state)
     h_stack_stop(&s);
 }
 
-/* ---- deadlines ------------------------------------------------------------
- */
+/* ---- deadlines ----------------------------------------------------------- */
 
 /* A call whose absolute deadline has passed (it waited in a backlog) gets
  * an answer at once and costs no upstream request, although its
@@ -337,8 +333,7 @@ static void test_call_past_deadline(void **state)
     h_stack_stop(&s);
 }
 
-/* ---- what a plain Nameko caller sends -------------------------------------
- */
+/* ---- what a plain Nameko caller sends ------------------------------------ */
 
 /* ClusterRpcProxy sends only nameko.call_id_stack: its last entry is the
  * request id in the worker's logs.  Positional arguments bind as on

@@ -119,8 +119,9 @@ static void test_genre_boundaries(void **state)
         const char *city;
         const char *genre;
     } cases[] = {
-        {"Temp30.01", "party"}, {"Temp30", "pop"},       {"Temp15", "pop"},
-        {"Temp14.99", "rock"},  {"Temp10", "rock"},      {"Temp9.99", "classical"},
+        {"Temp30.01", "party"},   {"Temp30", "pop"},
+        {"Temp15", "pop"},        {"Temp14.99", "rock"},
+        {"Temp10", "rock"},       {"Temp9.99", "classical"},
         {"Temp-40", "classical"}, {"Temp45", "party"},
     };
     size_t i;

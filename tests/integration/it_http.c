@@ -27,8 +27,7 @@
 
 #include <cmocka.h>
 
-/* ---- raw HTTP over a socket ------------------------------------------------
- */
+/* ---- raw HTTP over a socket ---------------------------------------------- */
 
 static double now_s(void)
 {
@@ -220,8 +219,7 @@ static long metric(const struct h_stack *s, const char *series)
     return v;
 }
 
-/* ---- slowloris --------------------------------------------------------------
- */
+/* ---- slowloris ----------------------------------------------------------- */
 
 #define DRIBBLERS 40
 
@@ -385,8 +383,7 @@ static void test_slowloris_worker_metrics(void **state)
     h_stack_stop(&s);
 }
 
-/* ---- request smuggling (issue 12 item 3) -----------------------------------
- */
+/* ---- request smuggling (issue 12 item 3) --------------------------------- */
 
 /* Sends req (a framing attack followed by a second, innocent request on
  * the same connection) and checks: one 400 bad_request, with
@@ -481,8 +478,7 @@ static void test_smuggling(void **state)
     h_stack_stop(&s);
 }
 
-/* ---- error pages (issue 12 item 6) and query limits (item 9) ---------------
- */
+/* ---- error pages (issue 12 item 6) and query limits (item 9) ------------- */
 
 static void test_error_pages(void **state)
 {
@@ -583,8 +579,7 @@ static void test_error_pages(void **state)
     h_stack_stop(&s);
 }
 
-/* ---- rate limiting (issue 11 part 3) ----------------------------------------
- */
+/* ---- rate limiting (issue 11 part 3) ------------------------------------- */
 
 static long fake_count(const struct h_stack *s, const char *label)
 {
@@ -735,8 +730,7 @@ static void test_rate_limit_behind_proxy(void **state)
     h_stack_stop(&s);
 }
 
-/* ---- 5xx log lines name the real method and route (issue 12 item 9) --------
- */
+/* ---- 5xx log lines name the real method and route (issue 12 item 9) ------ */
 
 static void test_5xx_log_line(void **state)
 {

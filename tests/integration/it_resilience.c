@@ -22,8 +22,7 @@
 
 #include <cmocka.h>
 
-/* ---- a request running in the background ----------------------------------
- */
+/* ---- a request running in the background --------------------------------- */
 
 struct bg {
     pthread_t t;
@@ -48,6 +47,32 @@ static void bg_start(struct bg *b, const struct h_stack *s, const char *path)
     assert_int_equal(pthread_create(&b->t, NULL, bg_run, b), 0);
 }
 
+/* Upstream requests the fake has received so far. */
+static long long fake_total(const struct h_stack *s)
+{
+    json_t *j = h_fake_get(s, "/_fake/requests");
+    long long n = json_integer_value(json_object_get(j, "total"));
+
+    json_decref(j);
+    return n;
+}
+
+/* bg_start, then waits until the call is at the upstream (the fake has
+ * seen a new request): the worker holds it, unacked, from then on. */
+static void bg_start_in_flight(struct bg *b, const struct h_stack *s,
+                               const char *path)
+{
+    long long before = fake_total(s);
+    int waited;
+
+    bg_start(b, s, path);
+    for (waited = 0; fake_total(s) == before; waited += 10) {
+        if (waited > 10000)
+            fail_msg("%s never reached the upstream", path);
+        usleep(10000);
+    }
+}
+
 static void bg_join(struct bg *b)
 {
     pthread_join(b->t, NULL);
@@ -64,24 +89,7 @@ static long status_of(const struct h_stack *s, const char *path)
     return st;
 }
 
-/* Polls path until it answers want (bounded); returns the last status. */
-static long wait_status(const struct h_stack *s, const char *path, long want,
-                        int timeout_ms)
-{
-    long st = 0;
-    int waited;
-
-    for (waited = 0; waited < timeout_ms; waited += 100) {
-        st = status_of(s, path);
-        if (st == want)
-            break;
-        usleep(100000);
-    }
-    return st;
-}
-
-/* ---- broker ---------------------------------------------------------------
- */
+/* ---- broker -------------------------------------------------------------- */
 
 static void test_broker_restart(void **state)
 {
@@ -100,8 +108,7 @@ static void test_broker_restart(void **state)
     assert_int_equal(status_of(&s, "/weather?city=London"), 200);
 
     /* A call in flight when the broker goes away fails at once. */
-    bg_start(&slow, &s, "/weather?city=Slowville");
-    usleep(500000);
+    bg_start_in_flight(&slow, &s, "/weather?city=Slowville");
     assert_int_equal(h_broker_ctl("stop_app"), 0);
     bg_join(&slow);
     h_assert_error(&slow.r, 503, "service_unavailable");
@@ -109,7 +116,7 @@ static void test_broker_restart(void **state)
     h_resp_free(&slow.r);
 
     /* During the outage: not ready, and requests get 503 quickly. */
-    assert_int_equal(wait_status(&s, "/readyz", 503, 5000), 503);
+    assert_int_equal(h_wait_status(&s, "/readyz", 503, 5000), 503);
     h_http(&s, "GET", "/weather?city=London", NULL, &r);
     h_assert_error(&r, 503, "service_unavailable");
     assert_true(r.seconds < 1.0);
@@ -118,9 +125,9 @@ static void test_broker_restart(void **state)
 
     /* Back: both daemons reconnect and redeclare by themselves. */
     assert_int_equal(h_broker_ctl("start_app"), 0);
-    assert_int_equal(wait_status(&s, "/readyz", 200, 20000), 200);
+    assert_int_equal(h_wait_status(&s, "/readyz", 200, 20000), 200);
     assert_int_equal(h_wait_consumers(1, 20000), 0);
-    assert_int_equal(wait_status(&s, "/weather?city=Paris", 200, 10000), 200);
+    assert_int_equal(h_wait_status(&s, "/weather?city=Paris", 200, 10000), 200);
     h_http(&s, "GET", "/metrics", NULL, &r);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "tempo_broker_reconnects_total 1"));
@@ -148,7 +155,7 @@ static void test_broker_frozen(void **state)
     /* A broker that stops answering but keeps its sockets open: only the
      * AMQP heartbeats (10 s, two missed) can tell. */
     assert_int_equal(h_broker_signal(SIGSTOP), 0);
-    if (wait_status(&s, "/readyz", 503, 40000) != 503) {
+    if (h_wait_status(&s, "/readyz", 503, 40000) != 503) {
         h_broker_signal(SIGCONT);
         fail_msg("the gateway did not notice the frozen broker in 40 s");
     }
@@ -156,9 +163,10 @@ static void test_broker_frozen(void **state)
     h_assert_error(&r, 503, "service_unavailable");
     h_resp_free(&r);
     assert_int_equal(h_broker_signal(SIGCONT), 0);
-    assert_int_equal(wait_status(&s, "/readyz", 200, 30000), 200);
+    assert_int_equal(h_wait_status(&s, "/readyz", 200, 30000), 200);
     assert_int_equal(h_wait_consumers(1, 30000), 0);
-    assert_int_equal(wait_status(&s, "/weather?city=London", 200, 10000), 200);
+    assert_int_equal(h_wait_status(&s, "/weather?city=London", 200, 10000),
+                     200);
     h_stack_stop(&s);
 }
 
@@ -186,8 +194,7 @@ static void test_failover_url_list(void **state)
     h_stack_stop(&s);
 }
 
-/* ---- workers --------------------------------------------------------------
- */
+/* ---- workers ------------------------------------------------------------- */
 
 static void test_worker_killed_mid_call(void **state)
 {
@@ -204,8 +211,7 @@ static void test_worker_killed_mid_call(void **state)
     h_fake_start(&s, fake_args);
     h_stack_start(&s, "worker-killed", 1, wenv, genv);
     /* Worker A takes the call; B joins; A dies before answering. */
-    bg_start(&slow, &s, "/weather?city=Slowville");
-    usleep(400000);
+    bg_start_in_flight(&slow, &s, "/weather?city=Slowville");
     h_worker_start(&s, 1, wenv);
     s.nworkers = 2;
     assert_int_equal(h_wait_consumers(2, 10000), 0);
@@ -238,8 +244,7 @@ static void start_with_slow_call(struct h_stack *s, const char *name,
 
     h_fake_start(s, fake_args);
     h_stack_start(s, name, 1, wenv, genv);
-    bg_start(slow, s, "/weather?city=Slowville");
-    usleep(400000);
+    bg_start_in_flight(slow, s, "/weather?city=Slowville");
 }
 
 static void test_worker_graceful_drain(void **state)
@@ -278,18 +283,7 @@ static void test_worker_drain_bounded(void **state)
     (void)state;
     h_fake_start(&s, fake_args);
     h_stack_start(&s, "worker-drain-bounded", 1, wenv, genv);
-    bg_start(&slow, &s, "/weather?city=Slowville");
-    /* Wait until the upstream request is under way. */
-    for (rc = 0; rc < 50; rc++) {
-        json_t *j = h_fake_get(&s, "/_fake/requests");
-        long n = (long)json_integer_value(json_object_get(
-            json_object_get(j, "paths"), "/v1/search(geocoding)"));
-        json_decref(j);
-        if (n > 0)
-            break;
-        usleep(100000);
-    }
-    assert_true(rc < 50);
+    bg_start_in_flight(&slow, &s, "/weather?city=Slowville");
     /* Exits 0 within a few seconds, not after the 8 s call. */
     rc = h_stop(s.workers[0], SIGTERM, 5000);
     s.workers[0] = 0;
@@ -346,8 +340,7 @@ static void test_rpc_timeout(void **state)
     h_stack_stop(&s);
 }
 
-/* ---- upstreams ------------------------------------------------------------
- */
+/* ---- upstreams ----------------------------------------------------------- */
 
 static long fake_count(const struct h_stack *s, const char *label)
 {
@@ -399,8 +392,7 @@ static void test_upstream_retry_and_stale(void **state)
     h_stack_stop(&s);
 }
 
-/* ---- hostile HTTP clients -------------------------------------------------
- */
+/* ---- hostile HTTP clients ------------------------------------------------ */
 
 static int raw_connect(int port)
 {
@@ -512,8 +504,7 @@ static void test_per_ip_limit(void **state)
     for (i = 0; i < 25; i++)
         if (fds[i] >= 0)
             close(fds[i]);
-    usleep(200000);
-    assert_int_equal(status_of(&s, "/healthz"), 200);
+    assert_int_equal(h_wait_status(&s, "/healthz", 200, 5000), 200);
     h_stack_stop(&s);
 }
 

@@ -256,8 +256,8 @@ static char *raw_call(const char *method, const char *body, int with_reply,
     /* A server-named queue: a fixed name for an exclusive queue races the
      * broker's cleanup of the previous call's connection (405
      * RESOURCE_LOCKED). */
-    amqp_queue_declare_ok_t *q = amqp_queue_declare(
-        c, 1, amqp_empty_bytes, 0, 0, 1, 1, amqp_empty_table);
+    amqp_queue_declare_ok_t *q = amqp_queue_declare(c, 1, amqp_empty_bytes, 0,
+                                                    0, 1, 1, amqp_empty_table);
     assert_non_null(q);
     amqp_bytes_t qname = amqp_bytes_malloc_dup(q->queue);
     amqp_queue_bind(c, 1, qname, amqp_cstring_bytes("nameko-rpc"),

@@ -752,8 +752,7 @@ static void test_mask_url(void **state)
     mask("HTTPS://U:P@H", "HTTPS://U:*@H");
 }
 
-/* ---- issue 12 item 7: values that can never work stop the daemon --------
- */
+/* ---- issue 12 item 7: values that can never work stop the daemon --------- */
 
 static const char *const url_envs[] = {
     "OPENWEATHER_URL", "OPEN_METEO_URL", "OPEN_METEO_GEOCODING_URL",
@@ -962,8 +961,7 @@ static void test_http_and_rate_settings(void **state)
     expect_error(CFG_GATEWAY, NULL, "TRUSTED_PROXIES");
 }
 
-/* ---- issue 12 item 8: secrets from files (<NAME>_FILE, --<flag>-file) ----
- */
+/* ---- issue 12 item 8: secrets from files (<NAME>_FILE, --<flag>-file) ---- */
 
 static char tmpdir[64];
 

@@ -156,8 +156,7 @@ static void test_long_message_truncated(void **state)
     free(big);
 }
 
-/* ---- escaping of what reaches text lines (issue 12 item 9) ---------------
- */
+/* ---- escaping of what reaches text lines (issue 12 item 9) --------------- */
 
 /* Logs msg once at info and returns what was written (static buffer). */
 static const char *logged(int json, const char *msg)

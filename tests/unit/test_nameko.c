@@ -730,7 +730,8 @@ static void test_reply_result_span(void **state)
     assert_int_equal(span, 2);
     /* Nesting beyond the scanner's limit is left to the decoder. */
     {
-        size_t n = (size_t)snprintf(deep, sizeof(deep), "{\"result\": {\"a\": ");
+        size_t n =
+            (size_t)snprintf(deep, sizeof(deep), "{\"result\": {\"a\": ");
         memset(deep + n, '[', 100);
         memset(deep + n + 100, ']', 100);
         snprintf(deep + n + 200, sizeof(deep) - n - 200, "}, \"error\": null}");

@@ -260,7 +260,8 @@ static void test_fetch_bad_base_url(void **state)
     (void)state;
     snprintf(base, sizeof(base), "::not a url");
     assert_int_not_equal(
-        owm_fetch(owm, hc, &q, clock_mono_ms() + 1000, &r, err, sizeof(err)), 0);
+        owm_fetch(owm, hc, &q, clock_mono_ms() + 1000, &r, err, sizeof(err)),
+        0);
     assert_null(strstr(err, "SECRETKEY"));
 }
 

@@ -437,8 +437,8 @@ static int fetch(enum genre g, size_t want, json_t **out,
                  struct spotify_fetch_stats *st, char *err, size_t errlen)
 {
     *out = json_array();
-    return spotify_fetch(sp, g, want, clock_mono_ms() + 10000, collect, *out, st,
-                         err, errlen);
+    return spotify_fetch(sp, g, want, clock_mono_ms() + 10000, collect, *out,
+                         st, err, errlen);
 }
 
 /* Asserts that tracks holds distinct uris. */
