@@ -13,6 +13,12 @@
 #                trips per second with 64 calls in flight, no HTTP, no JSON
 #   http         GET /healthz: the gateway's HTTP layer alone (no AMQP)
 #   hot          one city, cache warm, wrk -t2 -c64, 1 worker
+#   hot-ratelimit  as hot with the gateway's rate limit on
+#                (RATE_LIMIT_RPS=1000000: every request takes a token from
+#                its client's bucket, none is refused): the check's cost
+#   ratelimited  as hot with RATE_LIMIT_RPS=BENCH_RATE_LIMIT_RPS (500)
+#                for the one client address wrk has: most requests get 429
+#                at the gateway; reports the 429s/s and the 200s/s
 #   hot-spotify  as hot with Spotify (fake) for the music: the genre's
 #                track pool is warm, so no Spotify call per request;
 #                target >= 0.90 of hot's req/s in the same run and
@@ -41,6 +47,7 @@
 #   BENCH_CONN_LATENCY_MS=200  BENCH_CONN_WORKERS=2  BENCH_CONN_CONCURRENCY=64
 #   BENCH_HOT_CONCURRENCY=16   WORKER_CONCURRENCY of the hot worker
 #   BENCH_HOT_CONNS=64     wrk connections of hot and http
+#   BENCH_RATE_LIMIT_RPS=500   the ratelimited scenario's RATE_LIMIT_RPS
 #   BENCH_OVERLOAD_RATE=6  BENCH_OVERLOAD_SECONDS=20   overload's client
 #   BENCH_OVERLOAD_LATENCY_MS=1000  BENCH_OVERLOAD_CONCURRENCY=2
 #   BENCH_OVERLOAD_TIMEOUT_MS=5000  the gateway's RPC_TIMEOUT_MS there
@@ -72,7 +79,7 @@ ROOT=$(dirname "$HERE")
 
 DURATION=${BENCH_DURATION:-10}
 WARMUP=${BENCH_WARMUP:-2}
-SCENARIOS=${BENCH_SCENARIOS:-"ceiling http hot hot-spotify upstream upstream-spotify scale connections overload"}
+SCENARIOS=${BENCH_SCENARIOS:-"ceiling http hot hot-ratelimit ratelimited hot-spotify upstream upstream-spotify scale connections overload"}
 PROVIDER=${BENCH_PROVIDER:-owm}
 LATENCY_MS=${BENCH_LATENCY_MS:-100}
 CONN_TOTAL=${BENCH_CONN_TOTAL:-5000}
@@ -80,7 +87,11 @@ CONN_BUSY=${BENCH_CONN_BUSY:-1000}
 CONN_LATENCY_MS=${BENCH_CONN_LATENCY_MS:-200}
 CONN_WORKERS=${BENCH_CONN_WORKERS:-2}
 CONN_CONCURRENCY=${BENCH_CONN_CONCURRENCY:-64}
-CONN_IDLE_DELAY_MS=${BENCH_CONN_IDLE_DELAY_MS:-5000}
+# Below HTTP_HEADER_TIMEOUT_MS (5000): wrk waits this long before a
+# connection's first request too, and a connection that sends nothing for
+# 5 s after connecting is cut by the header deadline (the slowloris rule).
+CONN_IDLE_DELAY_MS=${BENCH_CONN_IDLE_DELAY_MS:-4000}
+RATE_LIMIT_RPS_BENCH=${BENCH_RATE_LIMIT_RPS:-500}
 HOT_CONCURRENCY=${BENCH_HOT_CONCURRENCY:-16}
 HOT_CONNS=${BENCH_HOT_CONNS:-64}
 OVERLOAD_RATE=${BENCH_OVERLOAD_RATE:-6}
@@ -436,6 +447,7 @@ fake_count() {
 
 # Music provider of the next start_stack: catalog, or spotify (the fake).
 STACK_MUSIC=catalog
+STACK_RATE_LIMIT=0 # the gateway's RATE_LIMIT_RPS (0: off)
 # The gateway's RPC_TIMEOUT_MS and both daemons' LOG_LEVEL in start_stack.
 STACK_RPC_TIMEOUT_MS=60000
 STACK_LOG_LEVEL=warn
@@ -458,7 +470,7 @@ start_stack() {
         start_bg "$name-gateway" env -i PATH="$PATH" HOME="$HOME" \
             AMQP_URL="$BROKER_URL" GATEWAY_ADDR=127.0.0.1 GATEWAY_PORT="$GW_PORT" \
             RPC_TIMEOUT_MS="$STACK_RPC_TIMEOUT_MS" HTTP_MAX_CONNECTIONS=20000 \
-            HTTP_IDLE_TIMEOUT_S=120 HTTP_MAX_PER_IP=0 RATE_LIMIT_RPS=0 \
+            HTTP_IDLE_TIMEOUT_S=120 HTTP_MAX_PER_IP=0 RATE_LIMIT_RPS="$STACK_RATE_LIMIT" \
             DRAIN_TIMEOUT_MS=2000 LOG_LEVEL="$STACK_LOG_LEVEL" "$GATEWAY"
         GW_PID=$STARTED_PID
         for i in $(seq 50); do
@@ -733,6 +745,35 @@ scenario_hot() {
     if awk -v r="$ratio" -v p="$p99" 'BEGIN { exit !(r >= 0.5 && p < 10000) }'; then ok=yes; fi
     [ -n "$CEILING" ] || ok="? (run the ceiling scenario too)"
     record hot "$LINE" ceiling "$ratio" "$target: $ok" "$LOAD_CPU" "WORKER_CONCURRENCY=$HOT_CONCURRENCY, $HOT_CONNS connections"
+    stop_stack
+}
+
+scenario_hot_ratelimit() {
+    log "hot-ratelimit: as hot, RATE_LIMIT_RPS=1000000 (every request checked, none refused)"
+    STACK_RATE_LIMIT=1000000
+    start_stack hot-ratelimit 1 "$HOT_CONCURRENCY" 600
+    STACK_RATE_LIMIT=0
+    measure hot-ratelimit "$HOT_CONNS" 2 BENCH_CITY=London
+    local ratio
+    ratio=$(ratio_of "$(kv rps "$LINE")" "${RPS[hot]:-0}")
+    record hot-ratelimit "$LINE" hot "$ratio" "-" "$LOAD_CPU" \
+        "RATE_LIMIT_RPS=1000000: the bucket check on every request, 0 refused"
+    stop_stack
+}
+
+scenario_ratelimited() {
+    log "ratelimited: as hot, RATE_LIMIT_RPS=$RATE_LIMIT_RPS_BENCH for wrk's one address"
+    STACK_RATE_LIMIT=$RATE_LIMIT_RPS_BENCH
+    start_stack ratelimited 1 "$HOT_CONCURRENCY" 600
+    STACK_RATE_LIMIT=0
+    measure ratelimited "$HOT_CONNS" 2 BENCH_CITY=London
+    local rps bad ok200
+    rps=$(kv rps "$LINE")
+    bad=$(kv status "$LINE")
+    ok200=$(awk -v r="$(kv requests "$LINE")" -v b="$bad" -v d="$(kv duration_us "$LINE")" \
+        'BEGIN { if (d > 0) printf "%.1f", (r - b) / (d / 1e6); else print "-" }')
+    record ratelimited "$LINE" - - - "$LOAD_CPU" \
+        "RATE_LIMIT_RPS=$RATE_LIMIT_RPS_BENCH: $ok200 x 200/s, the rest 429 at the gateway"
     stop_stack
 }
 
@@ -1044,7 +1085,7 @@ start_broker
 start_fake
 for s in $SCENARIOS; do
     case $s in
-    ceiling | http | hot | hot-spotify | upstream | upstream-spotify | scale | connections | overload)
+    ceiling | http | hot | hot-ratelimit | ratelimited | hot-spotify | upstream | upstream-spotify | scale | connections | overload)
         wait_quiet
         "scenario_${s//-/_}" ;;
     *) die "unknown scenario $s" ;;
@@ -1067,7 +1108,7 @@ fi
     echo
     echo "CPU is % of one core over the measured run (this machine has $NCPU: $((NCPU * 100))% is everything); RSS is peak (VmHWM) MiB."
     echo "\"load\" is wrk (or echo_client); \"irq\" is interrupt time (mostly loopback TCP), most of it also counted in the process it interrupted; \"other\" is the rest of the machine: kernel threads and other users' jobs."
-    echo "Ratios: hot / ceiling; hot-spotify / hot; upstream, upstream-spotify and scale / bound = workers x WORKER_CONCURRENCY / (latency x upstream calls per request); connections: the /weather requests / that bound."
+    echo "Ratios: hot / ceiling; hot-ratelimit and hot-spotify / hot; upstream, upstream-spotify and scale / bound = workers x WORKER_CONCURRENCY / (latency x upstream calls per request); connections: the /weather requests / that bound."
     echo
     echo "| scenario | gateway RSS | gateway CPU | worker RSS (max) | workers CPU | broker CPU | fake CPU | load CPU | irq CPU | other CPU | CPU µs/req gw/wk/broker | notes |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
