@@ -66,7 +66,7 @@ static void dump_u16(struct tbuf *sb, uint32_t u)
                    hex[(u >> 4) & 15],
                    hex[u & 15]};
 
-    (void)tbuf_add(sb, esc, sizeof(esc));
+    tbuf_add(sb, esc, sizeof(esc));
 }
 
 /* Python's two-character escapes (json.encoder ESCAPE_DCT), or NULL. */
@@ -99,7 +99,7 @@ static void dump_string(struct tbuf *sb, const char *str, size_t len)
     const char *esc;
     size_t i = 0, run;
 
-    (void)tbuf_add(sb, "\"", 1);
+    tbuf_add(sb, "\"", 1);
     while (i < len && !tbuf_failed(sb)) {
         uint32_t cp;
         size_t n;
@@ -110,13 +110,13 @@ static void dump_string(struct tbuf *sb, const char *str, size_t len)
              run++)
             ;
         if (run > i) {
-            (void)tbuf_add(sb, str + i, run - i);
+            tbuf_add(sb, str + i, run - i);
             i = run;
             continue;
         }
         esc = short_escape(s[i]);
         if (esc != NULL) {
-            (void)tbuf_add(sb, esc, 2);
+            tbuf_add(sb, esc, 2);
             i++;
             continue;
         }
@@ -134,7 +134,7 @@ static void dump_string(struct tbuf *sb, const char *str, size_t len)
         }
         i += n;
     }
-    (void)tbuf_add(sb, "\"", 1);
+    tbuf_add(sb, "\"", 1);
 }
 
 /*
@@ -249,7 +249,7 @@ static void dump_real(struct tbuf *sb, double v)
             out[o++] = digits[i];
         }
     }
-    (void)tbuf_add(sb, out, (size_t)o);
+    tbuf_add(sb, out, (size_t)o);
 }
 
 static void dump_value(struct tbuf *sb, const json_t *v, int depth)
@@ -267,28 +267,28 @@ static void dump_value(struct tbuf *sb, const json_t *v, int depth)
     }
     switch (json_typeof(v)) {
     case JSON_OBJECT:
-        (void)tbuf_add(sb, "{", 1);
+        tbuf_add(sb, "{", 1);
         /* jansson iterates objects in insertion order. */
         it = json_object_iter((json_t *)v);
         for (i = 0; it != NULL && !tbuf_failed(sb); i++) {
             if (i > 0)
-                (void)tbuf_add(sb, ", ", 2);
+                tbuf_add(sb, ", ", 2);
             dump_string(sb, json_object_iter_key(it),
                         json_object_iter_key_len(it));
-            (void)tbuf_add(sb, ": ", 2);
+            tbuf_add(sb, ": ", 2);
             dump_value(sb, json_object_iter_value(it), depth + 1);
             it = json_object_iter_next((json_t *)v, it);
         }
-        (void)tbuf_add(sb, "}", 1);
+        tbuf_add(sb, "}", 1);
         break;
     case JSON_ARRAY:
-        (void)tbuf_add(sb, "[", 1);
+        tbuf_add(sb, "[", 1);
         for (i = 0; i < json_array_size(v) && !tbuf_failed(sb); i++) {
             if (i > 0)
-                (void)tbuf_add(sb, ", ", 2);
+                tbuf_add(sb, ", ", 2);
             dump_value(sb, json_array_get(v, i), depth + 1);
         }
-        (void)tbuf_add(sb, "]", 1);
+        tbuf_add(sb, "]", 1);
         break;
     case JSON_STRING:
         dump_string(sb, json_string_value(v), json_string_length(v));
@@ -296,19 +296,19 @@ static void dump_value(struct tbuf *sb, const json_t *v, int depth)
     case JSON_INTEGER:
         n = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
                      json_integer_value(v));
-        (void)tbuf_add(sb, num, (size_t)n);
+        tbuf_add(sb, num, (size_t)n);
         break;
     case JSON_REAL:
         dump_real(sb, json_real_value(v));
         break;
     case JSON_TRUE:
-        (void)tbuf_add(sb, "true", 4);
+        tbuf_add(sb, "true", 4);
         break;
     case JSON_FALSE:
-        (void)tbuf_add(sb, "false", 5);
+        tbuf_add(sb, "false", 5);
         break;
     case JSON_NULL:
-        (void)tbuf_add(sb, "null", 4);
+        tbuf_add(sb, "null", 4);
         break;
     default:
         tbuf_fail(sb);

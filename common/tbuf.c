@@ -16,6 +16,8 @@ static int grow(struct tbuf *b, size_t need)
 
     if (need > b->max)
         return -1;
+    if (cap == 0)
+        cap = 1; /* after tbuf_free */
     while (cap < need)
         cap = cap > b->max / 2 ? b->max : cap * 2;
     if (cap != b->cap) {
@@ -62,14 +64,10 @@ void tbuf_printf(struct tbuf *b, const char *fmt, ...)
             b->len += (size_t)n;
             return;
         }
-        if (b->cap >= b->max) {
+        if (grow(b, b->cap + 1) < 0) { /* double, up to max */
             b->failed = 1;
             return;
         }
-        b->cap = b->cap > b->max / 2 ? b->max : b->cap * 2;
-        b->p = realloc(b->p, b->cap);
-        if (b->p == NULL)
-            abort();
     }
 }
 

@@ -19,7 +19,7 @@ struct breaker {
     int64_t open_until;
     int probing;      /* a half-open probe is in flight */
     int64_t ewma_ms;  /* typical successful attempt; 0 = none yet */
-    int64_t noted_at; /* when ewma_ms last moved */
+    int64_t noted_at; /* last success or cut attempt: ewma_ms holds since */
 };
 
 struct breaker *breaker_create(int threshold, long open_ms, int metric)
@@ -85,10 +85,11 @@ void breaker_record(struct breaker *b, enum breaker_outcome o, int probe)
 /* Moves the estimate toward ms: up by half the gap (an upstream that
  * slows down must be seen within a few calls, or calls are started that
  * cannot finish), down by an eighth (one quick answer is not a trend). */
-static void move_estimate(struct breaker *b, int64_t ms)
+void breaker_note_latency(struct breaker *b, int64_t ms)
 {
     if (ms < 1)
         ms = 1;
+    pthread_mutex_lock(&b->mu);
     if (b->ewma_ms == 0)
         b->ewma_ms = ms;
     else if (ms > b->ewma_ms)
@@ -96,12 +97,6 @@ static void move_estimate(struct breaker *b, int64_t ms)
     else
         b->ewma_ms -= (b->ewma_ms - ms) / 8;
     b->noted_at = clock_mono_ms();
-}
-
-void breaker_note_latency(struct breaker *b, int64_t ms)
-{
-    pthread_mutex_lock(&b->mu);
-    move_estimate(b, ms);
     pthread_mutex_unlock(&b->mu);
 }
 

@@ -318,6 +318,7 @@ int http_client_request(struct http_client *hc, const struct http_request *req,
         int64_t left = req->deadline_ms - clock_mono_ms();
         int64_t typical =
             req->breaker != NULL ? breaker_typical_ms(req->breaker) : 0;
+        int64_t needed = typical * (1 + req->follow_ups);
         long tmo = left < req->timeout_ms ? (long)left : req->timeout_ms;
         double t0, took;
         long wait;
@@ -334,14 +335,16 @@ int http_client_request(struct http_client *hc, const struct http_request *req,
         /* Too little time for a typical answer: the attempt would most
          * likely be cut off, its work wasted and the reply late.  Give
          * back what we have (or a timeout) now instead. */
-        if (typical > left && tmo < req->timeout_ms) {
+        if (needed > left && tmo < req->timeout_ms) {
             wmetrics_upstream_skipped(req->metrics_provider);
             if (n == 0 || kind != ATT_RESPONSE) {
                 kind = ATT_TIMEOUT;
                 snprintf(err, errlen,
                          "deadline too close: %lld ms left, a typical "
-                         "answer takes %lld ms",
-                         (long long)left, (long long)typical);
+                         "answer takes %lld ms%s",
+                         (long long)left, (long long)typical,
+                         req->follow_ups > 0 ? " and more requests follow"
+                                             : "");
             }
             break;
         }
@@ -380,7 +383,6 @@ int http_client_request(struct http_client *hc, const struct http_request *req,
     switch (kind) {
     case ATT_RESPONSE:
         resp->status = status;
-        resp->len = tbuf_len(&hc->body);
         resp->body = tbuf_finish(&hc->body, &resp->len);
         resp->attempts = n;
         resp->retry_after_ms = hc->retry_after_ms;
@@ -401,8 +403,8 @@ out:
         breaker_record(req->breaker,
                        rc == 0 && !upstream_fault(kind, status, 0, 0)
                            ? BREAKER_OK
-                       : fault || rc == TEMPO_EUPSTREAM ? BREAKER_FAIL
-                                                        : BREAKER_NEUTRAL,
+                       : fault ? BREAKER_FAIL
+                               : BREAKER_NEUTRAL,
                        probe);
     curl_slist_free_all(hdrs);
     return rc;

@@ -43,6 +43,10 @@ struct http_request {
                        * their threads on it (spotify.c) */
     int *attempts;    /* if not NULL, set to the attempts made (requests
                        * sent), whatever the outcome */
+    int follow_ups;   /* requests to the same upstream the caller makes
+                       * after this one within the same deadline: an
+                       * attempt starts only with time for all of them
+                       * (1 + follow_ups typical answers) */
 };
 
 struct http_response {

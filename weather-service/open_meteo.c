@@ -178,7 +178,8 @@ int open_meteo_decode_error(const char *body, size_t len, char *err,
 /* One GET; maps non-200 statuses.  On 0, *resp holds a 200 answer. */
 static int get(struct open_meteo *om, struct http_client *hc, const char *base,
                const char *path, const char *const *params, int64_t deadline_ms,
-               struct http_response *resp, char *err, size_t errlen)
+               int follow_ups, struct http_response *resp, char *err,
+               size_t errlen)
 {
     static const char *const headers[] = {"Accept: application/json", NULL};
     struct http_request req = {0};
@@ -198,6 +199,7 @@ static int get(struct open_meteo *om, struct http_client *hc, const char *base,
     req.deadline_ms = deadline_ms;
     req.breaker = om->breaker;
     req.metrics_provider = WM_PROV_OPEN_METEO;
+    req.follow_ups = follow_ups;
     rc = http_client_request(hc, &req, resp, why, sizeof(why));
     free(url);
     if (rc != 0) {
@@ -239,8 +241,9 @@ int open_meteo_fetch(struct open_meteo *om, struct http_client *hc,
             params[5] = q->country;
             params[6] = NULL;
         }
+        /* The forecast follows: start only with time for both. */
         rc = get(om, hc, om->cfg->open_meteo_geocoding_url, "/v1/search",
-                 params, deadline_ms, &resp, err, errlen);
+                 params, deadline_ms, 1, &resp, err, errlen);
         if (rc != 0)
             goto out;
         rc = open_meteo_decode_geocoding(resp.body, resp.len, &r, err, errlen);
@@ -262,7 +265,7 @@ int open_meteo_fetch(struct open_meteo *om, struct http_client *hc,
     params[5] = "temperature_2m";
     params[6] = NULL;
     rc = get(om, hc, om->cfg->open_meteo_url, "/v1/forecast", params,
-             deadline_ms, &resp, err, errlen);
+             deadline_ms, 0, &resp, err, errlen);
     if (rc != 0)
         goto out;
     rc =

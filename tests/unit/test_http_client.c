@@ -457,6 +457,27 @@ static void test_too_little_time_is_not_started(void **state)
                      0);
     http_response_clear(&resp);
     assert_int_equal(fake_hits("/slow"), 2);
+
+    /* 1.2 s is enough for one such answer, not for two in a row: a
+     * request that another one follows (Open-Meteo's geocoding, then the
+     * forecast) is not started. */
+    {
+        struct http_request req = {0};
+        char *url =
+            http_url_build(fake_base(), "/slow", NULL, err, sizeof(err));
+
+        assert_non_null(url);
+        req.url = url;
+        req.timeout_ms = 3000;
+        req.deadline_ms = clock_mono_ms() + 1200;
+        req.breaker = b;
+        req.follow_ups = 1;
+        assert_int_equal(http_client_request(hc, &req, &resp, err, sizeof(err)),
+                         TEMPO_ETIMEOUT);
+        assert_non_null(strstr(err, "more requests follow"));
+        assert_int_equal(fake_hits("/slow"), 2);
+        free(url);
+    }
     breaker_destroy(b);
 }
 
