@@ -22,6 +22,9 @@ enum { CFG_GATEWAY = 1, CFG_WORKER = 2, CFG_BOTH = 3 };
 enum cfg_provider_weather { WEATHER_AUTO = 0, WEATHER_OWM, WEATHER_OPEN_METEO };
 enum cfg_provider_music { MUSIC_AUTO = 0, MUSIC_SPOTIFY, MUSIC_CATALOG };
 
+/* PLAYLIST_SIZE's largest value. */
+#define CONFIG_PLAYLIST_MAX 50
+
 /*
  * The effective configuration.  Strings are owned by the struct (freed by
  * cfg_free).  After cfg_load it is frozen: threads may read it freely.
@@ -58,7 +61,7 @@ struct config {
     char *spotify_client_secret;
     char *spotify_api_url;
     char *spotify_accounts_url;
-    long playlist_size;
+    long playlist_size; /* 1..CONFIG_PLAYLIST_MAX */
     long weather_cache_ttl_s;
     long music_pool_ttl_s;
     long upstream_timeout_ms;

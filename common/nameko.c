@@ -11,7 +11,11 @@
  * serialiser over jansson values.  It writes into a growable buffer with a
  * hard cap of NAMEKO_MAX_BODY (what a peer accepts) and a depth limit of
  * DUMP_MAX_DEPTH (which also ends a reference cycle); either limit makes
- * the encoder return NULL rather than a partial body.  Invalid UTF-8 in C
+ * the encoder return NULL rather than a partial body.  A reply can carry
+ * an array whose elements were serialised earlier by this same code
+ * (nameko_reply_encode_result_spliced): the worker serialises each track
+ * once, when its pool or catalog is built, and splices the bytes of the
+ * ones a reply picks.  Invalid UTF-8 in C
  * strings handed to the error encoder becomes U+FFFD instead of failing,
  * so a worker can always report an error.
  *
@@ -137,51 +141,152 @@ static void dump_string(struct tbuf *sb, const char *str, size_t len)
     tbuf_add(sb, "\"", 1);
 }
 
+static const unsigned long long pow10_tab[18] = {
+    1ULL,
+    10ULL,
+    100ULL,
+    1000ULL,
+    10000ULL,
+    100000ULL,
+    1000000ULL,
+    10000000ULL,
+    100000000ULL,
+    1000000000ULL,
+    10000000000ULL,
+    100000000000ULL,
+    1000000000000ULL,
+    10000000000000ULL,
+    100000000000000ULL,
+    1000000000000000ULL,
+    10000000000000000ULL,
+    100000000000000000ULL,
+};
+
+/* Whether c * 10^q, as text, reads back as a. */
+static int reads_back(unsigned long long c, int q, double a)
+{
+    char num[48], rev[24];
+    size_t n = 0, o = 0;
+    unsigned u = q < 0 ? (unsigned)-q : (unsigned)q;
+
+    do
+        rev[n++] = (char)('0' + c % 10);
+    while ((c /= 10) > 0);
+    while (n > 0)
+        num[o++] = rev[--n];
+    num[o++] = 'e';
+    if (q < 0)
+        num[o++] = '-';
+    do
+        rev[n++] = (char)('0' + u % 10);
+    while ((u /= 10) > 0);
+    while (n > 0)
+        num[o++] = rev[--n];
+    num[o] = '\0';
+    return strtod(num, NULL) == a;
+}
+
+/* What "%.*e" prints for a with prec digits, as a ~ *m * 10^*q. */
+static void printf_digits(double a, int prec, unsigned long long *m, int *q)
+{
+    char num[48];
+    const char *p = num;
+    int esign = 1, exp10 = 0;
+
+    snprintf(num, sizeof(num), "%.*e", prec - 1, a);
+    *m = 0;
+    for (; *p != 'e' && *p != '\0'; p++)
+        if (*p >= '0' && *p <= '9')
+            *m = *m * 10 + (unsigned long long)(*p - '0');
+    if (*p == 'e')
+        p++;
+    if (*p == '-' || *p == '+')
+        esign = *p++ == '-' ? -1 : 1;
+    for (; *p >= '0' && *p <= '9'; p++)
+        exp10 = exp10 * 10 + (*p - '0');
+    *q = esign * exp10 - (prec - 1);
+}
+
+/*
+ * a correctly rounded to p digits (what "%.*e" prints), derived from its
+ * 17 digits m17 * 10^q17: round half up on the digits beyond p.  Those
+ * digits are themselves rounded, so an exact half there (...5000) may be
+ * either side of the true half: that case asks printf.  A carry
+ * (999 -> 1000) is renormalised to p digits, as printf prints it.
+ */
+static void round_to(unsigned long long m17, int q17, double a, int p,
+                     unsigned long long *m, int *q)
+{
+    unsigned long long scale = pow10_tab[17 - p], tail = m17 % scale;
+
+    *m = m17 / scale;
+    *q = q17 + (17 - p);
+    if (p == 17 || tail < scale / 2)
+        return;
+    if (tail == scale / 2) {
+        printf_digits(a, p, m, q);
+        return;
+    }
+    if (++*m == pow10_tab[p]) {
+        *m = pow10_tab[p - 1];
+        ++*q;
+    }
+}
+
+/*
+ * The p-digit text that reads back as a, if any: the correctly rounded
+ * candidate or one of its two neighbours in the last place (next to a
+ * power of two the rounding interval is lopsided, and a neighbour can
+ * read back where the rounded value does not; Python's repr, i.e. David
+ * Gay's shortest mode, finds those too).  Returns 1 with *best and *q.
+ */
+static int digits_at(unsigned long long m17, int q17, double a, int p,
+                     unsigned long long *best, int *q)
+{
+    static const int delta[3] = {0, -1, 1};
+    unsigned long long m;
+    int i;
+
+    round_to(m17, q17, a, p, &m, q);
+    for (i = 0; i < 3; i++) {
+        unsigned long long c = m + (unsigned long long)(long long)delta[i];
+
+        if (c != 0 && reads_back(c, *q, a)) {
+            *best = c;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /*
  * The shortest decimal that reads back as a (finite, > 0): digits (no
- * trailing zeros) and decpt, with a = 0.DIGITS * 10^decpt.  For each
- * precision, the correctly rounded candidate and its two neighbours in the
- * last place are tried: next to a power of two the rounding interval is
- * lopsided, and a neighbour can read back where the rounded value does not
- * (Python's repr, i.e. David Gay's shortest mode, finds those too).
+ * trailing zeros) and decpt, with a = 0.DIGITS * 10^decpt.  Some p-digit
+ * text reads back exactly when the correctly rounded one or a neighbour
+ * does (the texts that read back form an interval around a), and if p
+ * digits do, p + 1 do too, so the shortest p is found by bisection over
+ * 1..17 (17 always read back).  One printf gives the 17 digits that every
+ * shorter rounding is derived from (round_to).
  */
 static void shortest_digits(double a, char digits[24], int *decpt)
 {
-    static const int delta[3] = {0, -1, 1};
-    char num[48];
-    unsigned long long m = 0, best = 0;
-    int prec, exp10, q = 0, i, nd;
+    unsigned long long m17, best, c;
+    int q17, q, cq, lo = 1, hi = 17, nd;
 
-    for (prec = 1; prec <= 17 && best == 0; prec++) {
-        const char *p = num;
-        int esign = 1;
+    printf_digits(a, 17, &m17, &q17);
+    best = m17;
+    q = q17;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
 
-        snprintf(num, sizeof(num), "%.*e", prec - 1, a);
-        m = 0;
-        exp10 = 0;
-        for (; *p != 'e' && *p != '\0'; p++)
-            if (*p >= '0' && *p <= '9')
-                m = m * 10 + (unsigned long long)(*p - '0');
-        if (*p == 'e')
-            p++;
-        if (*p == '-' || *p == '+')
-            esign = *p++ == '-' ? -1 : 1;
-        for (; *p >= '0' && *p <= '9'; p++)
-            exp10 = exp10 * 10 + (*p - '0');
-        q = esign * exp10 - (prec - 1); /* a ~ m * 10^q */
-        for (i = 0; i < 3; i++) {
-            unsigned long long c = m + (unsigned long long)(long long)delta[i];
-            if (c == 0)
-                continue;
-            snprintf(num, sizeof(num), "%llue%d", c, q);
-            if (strtod(num, NULL) == a) {
-                best = c;
-                break;
-            }
+        if (digits_at(m17, q17, a, mid, &c, &cq)) {
+            hi = mid;
+            best = c;
+            q = cq;
+        } else {
+            lo = mid + 1;
         }
     }
-    if (best == 0) /* unreachable: 17 digits always read back */
-        best = m;
     while (best % 10 == 0 && best > 0) {
         best /= 10;
         q++;
@@ -252,11 +357,51 @@ static void dump_real(struct tbuf *sb, double v)
     tbuf_add(sb, out, (size_t)o);
 }
 
+static void dump_value(struct tbuf *sb, const json_t *v, int depth);
+
+/* The already serialised elements of the array at key. */
+struct splice {
+    const char *key;
+    const struct nameko_raw *items;
+    size_t n;
+};
+
+static void dump_object(struct tbuf *sb, const json_t *v, int depth,
+                        const struct splice *sp)
+{
+    void *it;
+    size_t i, j;
+
+    tbuf_add(sb, "{", 1);
+    /* jansson iterates objects in insertion order. */
+    it = json_object_iter((json_t *)v);
+    for (i = 0; it != NULL && !tbuf_failed(sb); i++) {
+        const char *key = json_object_iter_key(it);
+
+        if (i > 0)
+            tbuf_add(sb, ", ", 2);
+        dump_string(sb, key, json_object_iter_key_len(it));
+        tbuf_add(sb, ": ", 2);
+        if (sp != NULL && strcmp(key, sp->key) == 0) {
+            tbuf_add(sb, "[", 1);
+            for (j = 0; j < sp->n; j++) {
+                if (j > 0)
+                    tbuf_add(sb, ", ", 2);
+                tbuf_add(sb, sp->items[j].json, sp->items[j].len);
+            }
+            tbuf_add(sb, "]", 1);
+        } else {
+            dump_value(sb, json_object_iter_value(it), depth + 1);
+        }
+        it = json_object_iter_next((json_t *)v, it);
+    }
+    tbuf_add(sb, "}", 1);
+}
+
 static void dump_value(struct tbuf *sb, const json_t *v, int depth)
 {
     char num[32];
     size_t i;
-    void *it;
     int n;
 
     if (tbuf_failed(sb))
@@ -267,19 +412,7 @@ static void dump_value(struct tbuf *sb, const json_t *v, int depth)
     }
     switch (json_typeof(v)) {
     case JSON_OBJECT:
-        tbuf_add(sb, "{", 1);
-        /* jansson iterates objects in insertion order. */
-        it = json_object_iter((json_t *)v);
-        for (i = 0; it != NULL && !tbuf_failed(sb); i++) {
-            if (i > 0)
-                tbuf_add(sb, ", ", 2);
-            dump_string(sb, json_object_iter_key(it),
-                        json_object_iter_key_len(it));
-            tbuf_add(sb, ": ", 2);
-            dump_value(sb, json_object_iter_value(it), depth + 1);
-            it = json_object_iter_next((json_t *)v, it);
-        }
-        tbuf_add(sb, "}", 1);
+        dump_object(sb, v, depth, NULL);
         break;
     case JSON_ARRAY:
         tbuf_add(sb, "[", 1);
@@ -338,33 +471,41 @@ char *nameko_call_encode(const json_t *kwargs)
     return body_finish(&sb);
 }
 
-char *nameko_reply_encode_result(const json_t *result)
+static char *encode_result(const json_t *result, const struct splice *sp)
 {
     struct tbuf sb;
 
-    if (result == NULL)
+    if (result == NULL || (sp != NULL && !json_is_object(result)))
         return NULL;
     body_init(&sb);
     tbuf_puts(&sb, "{\"result\": ");
-    dump_value(&sb, result, 1);
+    if (sp != NULL)
+        dump_object(&sb, result, 1, sp);
+    else
+        dump_value(&sb, result, 1);
     tbuf_puts(&sb, ", \"error\": null}");
     return body_finish(&sb);
 }
 
-char *nameko_reply_encode_result_fit(json_t *result, const char *array_key,
-                                     size_t *kept)
+char *nameko_reply_encode_result(const json_t *result)
 {
-    json_t *arr = json_object_get(result, array_key);
-    char *s = nameko_reply_encode_result(result);
+    return encode_result(result, NULL);
+}
 
-    while (s == NULL && json_is_array(arr) && json_array_size(arr) > 1) {
-        size_t keep = json_array_size(arr) / 2;
-        while (json_array_size(arr) > keep)
-            json_array_remove(arr, json_array_size(arr) - 1);
-        s = nameko_reply_encode_result(result);
+char *nameko_reply_encode_result_spliced(const json_t *result,
+                                         const char *array_key,
+                                         const struct nameko_raw *items,
+                                         size_t n, size_t *kept)
+{
+    struct splice sp = {array_key, items, n};
+    char *s = encode_result(result, &sp);
+
+    while (s == NULL && sp.n > 1) {
+        sp.n /= 2;
+        s = encode_result(result, &sp);
     }
     if (kept != NULL)
-        *kept = json_is_array(arr) ? json_array_size(arr) : 0;
+        *kept = sp.n;
     return s;
 }
 

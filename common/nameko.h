@@ -56,15 +56,26 @@ char *nameko_call_encode(const json_t *kwargs);
  */
 char *nameko_reply_encode_result(const json_t *result);
 
+/* A JSON value already serialised as nameko_dumps writes it. */
+struct nameko_raw {
+    const char *json; /* len bytes, not necessarily NUL-terminated */
+    size_t len;
+};
+
 /*
- * nameko_reply_encode_result, and when the body would exceed
- * NAMEKO_MAX_BODY, halves the array result[array_key] (dropping from its
- * end; result is modified) until it fits or holds one element.  *kept (may
- * be NULL) receives the array's final size.  Returns a new malloc'd string,
- * or NULL if even that does not fit.
+ * A success reply whose result holds an array given as elements already
+ * serialised (by nameko_dumps, so the body is byte for byte what
+ * nameko_reply_encode_result would write for the whole tree): the member
+ * result[array_key], of any value, marks the array's place, and
+ * items[0..n-1] are written there.  When the body would exceed
+ * NAMEKO_MAX_BODY, items are dropped from the end (n halved) until it
+ * fits or one is left.  *kept (may be NULL) receives the number sent.
+ * Returns a new malloc'd string, or NULL if even that does not fit.
  */
-char *nameko_reply_encode_result_fit(json_t *result, const char *array_key,
-                                     size_t *kept);
+char *nameko_reply_encode_result_spliced(const json_t *result,
+                                         const char *array_key,
+                                         const struct nameko_raw *items,
+                                         size_t n, size_t *kept);
 
 /*
  * Encodes an error reply `{"result": null, "error": {"exc_type": ...,

@@ -1,17 +1,18 @@
 /*
  * catalog.c - see catalog.h.  The TSV is copied once and cut in place:
  * tabs, semicolons and newlines become NULs, so every title and artist is
- * a string inside one allocation and sampling only builds JSON.  Sampled
- * tracks are built afresh per call rather than shared, because a json_t
- * shared by replies on several threads would race in jansson.
+ * a string inside one allocation.  Each track is serialised once, as it
+ * goes into a reply (nameko_dumps), so a sample is a few pointers.
  */
 #include "catalog.h"
 
+#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "nameko.h"
 #include "rng.h"
 
 /* The generated catalog_data.c (see data/catalog.cmake). */
@@ -22,6 +23,7 @@ struct track {
     const char *title;
     const char *artists[CATALOG_MAX_ARTISTS];
     size_t nartists;
+    struct nameko_raw json; /* the track in a reply, malloc'd */
 };
 
 struct catalog {
@@ -52,7 +54,32 @@ static int utf8_ok(const char *s)
     return j != NULL;
 }
 
-static int add_track(struct catalog *c, int g, const struct track *t)
+static json_t *track_json(const struct track *t)
+{
+    json_t *artists = json_array();
+    size_t i;
+
+    for (i = 0; artists != NULL && i < t->nartists; i++)
+        if (json_array_append_new(artists, json_string(t->artists[i])) != 0) {
+            json_decref(artists);
+            return NULL;
+        }
+    return json_pack("{s:s, s:o}", "name", t->title, "artists", artists);
+}
+
+/* The track as it goes into a reply, serialised once. */
+static int encode_track(struct track *t)
+{
+    json_t *j = track_json(t);
+    char *text = j != NULL ? nameko_dumps(j) : NULL;
+
+    json_decref(j);
+    t->json.json = text;
+    t->json.len = text != NULL ? strlen(text) : 0;
+    return text != NULL ? 0 : -1;
+}
+
+static int add_track(struct catalog *c, int g, struct track *t)
 {
     if (c->count[g] == c->cap[g]) {
         size_t cap = c->cap[g] ? c->cap[g] * 2 : 64;
@@ -63,6 +90,8 @@ static int add_track(struct catalog *c, int g, const struct track *t)
         c->tracks[g] = p;
         c->cap[g] = cap;
     }
+    if (encode_track(t) != 0)
+        return -1;
     c->tracks[g][c->count[g]++] = *t;
     return 0;
 }
@@ -163,12 +192,16 @@ struct catalog *catalog_create(char *err, size_t errlen)
 
 void catalog_destroy(struct catalog *c)
 {
+    size_t i;
     int g;
 
     if (c == NULL)
         return;
-    for (g = 0; g < GENRE__COUNT; g++)
+    for (g = 0; g < GENRE__COUNT; g++) {
+        for (i = 0; i < c->count[g]; i++)
+            free((char *)c->tracks[g][i].json.json);
         free(c->tracks[g]);
+    }
     free(c->text);
     free(c);
 }
@@ -180,45 +213,24 @@ size_t catalog_count(const struct catalog *c, enum genre g)
     return c->count[g];
 }
 
-static json_t *track_json(const struct track *t)
-{
-    json_t *artists = json_array();
-    size_t i;
-
-    for (i = 0; artists != NULL && i < t->nartists; i++)
-        if (json_array_append_new(artists, json_string(t->artists[i])) != 0) {
-            json_decref(artists);
-            return NULL;
-        }
-    return json_pack("{s:s, s:o}", "name", t->title, "artists", artists);
-}
-
-json_t *catalog_sample(const struct catalog *c, enum genre g, size_t n)
+size_t catalog_pick(const struct catalog *c, enum genre g, size_t n,
+                    struct nameko_raw *out)
 {
     size_t count = catalog_count(c, g), k = n < count ? n : count, i;
-    size_t *idx = NULL;
-    json_t *out = json_array(), *res = NULL;
+    size_t *idx = malloc((count ? count : 1) * sizeof(*idx));
 
-    idx = malloc((count ? count : 1) * sizeof(*idx));
-    if (out == NULL || idx == NULL)
-        goto out;
+    if (idx == NULL)
+        return 0;
     for (i = 0; i < count; i++)
         idx[i] = i;
     /* A partial Fisher-Yates shuffle: the first k slots are the sample. */
     for (i = 0; i < k; i++) {
         size_t j = i + (size_t)rng_below(count - i), tmp = idx[i];
-        json_t *t;
 
         idx[i] = idx[j];
         idx[j] = tmp;
-        t = track_json(&c->tracks[g][idx[i]]);
-        if (t == NULL || json_array_append_new(out, t) != 0)
-            goto out;
+        out[i] = c->tracks[g][idx[i]].json;
     }
-    res = out;
-    out = NULL;
-out:
-    json_decref(out);
     free(idx);
-    return res;
+    return k;
 }

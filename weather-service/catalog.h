@@ -8,10 +8,10 @@
 #ifndef TEMPO_CATALOG_H
 #define TEMPO_CATALOG_H
 
-#include <jansson.h>
 #include <stddef.h>
 
 #include "genre.h"
+#include "nameko.h"
 
 #define CATALOG_MAX_ARTISTS 8
 
@@ -34,11 +34,12 @@ void catalog_destroy(struct catalog *c); /* NULL is a no-op */
 size_t catalog_count(const struct catalog *c, enum genre g);
 
 /*
- * Returns a new array of min(n, count) distinct tracks of genre g in
- * random order, each {"name": .., "artists": [..]} (no uri/url), or NULL
- * when out of memory.  Uses a per-thread generator seeded from
- * getrandom(2), so repeated calls differ.
+ * Writes min(n, count) distinct tracks of genre g, in random order
+ * (common/rng, so repeated calls differ), to out: each the serialised
+ * reply JSON {"name": .., "artists": [..]} (no uri/url), valid as long as
+ * the catalog.  Returns how many; 0 also when out of memory.
  */
-json_t *catalog_sample(const struct catalog *c, enum genre g, size_t n);
+size_t catalog_pick(const struct catalog *c, enum genre g, size_t n,
+                    struct nameko_raw *out);
 
 #endif

@@ -4,13 +4,15 @@
  * DESIGN
  *
  * Core.  A set is an array of tracks, each one malloc'd block holding its
- * strings and artist pointers, plus an atomic reference count: readers
- * take a reference under the genre's lock and build their JSON after
- * releasing it, so a refresh can swap sets while replies are being built,
- * and no jansson value is ever shared between threads (jansson values are
- * not thread-safe).  The builder deduplicates by uri with an open-
- * addressing hash table.  Timing (mp_decide) is a pure function of the
- * genre's state and the time, so every transition is unit-tested.
+ * strings, artist pointers and its reply JSON (serialised once, when it
+ * is added), plus an atomic reference count: readers take a reference
+ * under the genre's lock and pick their tracks after releasing it, so a
+ * refresh can swap sets while replies are being built, and a reply splices
+ * the tracks' bytes instead of building and serialising a jansson tree
+ * per request (which was half of a Spotify-backed reply's cost).  The builder
+ * deduplicates by uri with an open- addressing hash table.  Timing (mp_decide)
+ * is a pure function of the genre's state and the time, so every transition is
+ * unit-tested.
  *
  * Shell.  One refresher thread per genre sleeps on the genre's condition
  * variable until mp_decide's wake time or a request's signal, runs the
@@ -27,6 +29,7 @@
 #include "music_pool.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -47,12 +50,14 @@ struct mp_set {
     atomic_int refs;
     size_t n;
     struct mp_track *t;
-    void **blocks; /* one per track */
+    struct nameko_raw *json; /* each track as it goes into a reply */
+    void **blocks;           /* one per track */
 };
 
 struct mp_builder {
     size_t max, n;
     struct mp_track *t;
+    struct nameko_raw *json;
     void **blocks;
     size_t nslots; /* power of two, > 2 max */
     size_t *slots; /* index + 1 into t; 0 = empty */
@@ -78,9 +83,11 @@ struct mp_builder *mp_builder_create(size_t max)
     while (b->nslots <= 2 * max)
         b->nslots *= 2;
     b->t = calloc(max > 0 ? max : 1, sizeof(*b->t));
+    b->json = calloc(max > 0 ? max : 1, sizeof(*b->json));
     b->blocks = calloc(max > 0 ? max : 1, sizeof(*b->blocks));
     b->slots = calloc(b->nslots, sizeof(*b->slots));
-    if (b->t == NULL || b->blocks == NULL || b->slots == NULL) {
+    if (b->t == NULL || b->json == NULL || b->blocks == NULL ||
+        b->slots == NULL) {
         mp_builder_destroy(b);
         return NULL;
     }
@@ -96,6 +103,7 @@ void mp_builder_destroy(struct mp_builder *b)
     for (i = 0; i < b->n; i++)
         free(b->blocks[i]);
     free(b->t);
+    free(b->json);
     free(b->blocks);
     free(b->slots);
     free(b);
@@ -117,11 +125,45 @@ static const char *copy_str(char **pos, const char *s)
     return d;
 }
 
+/*
+ * The track as it goes into a reply, serialised once per refresh (a
+ * sample then costs a few pointers).  Its strings were validated as UTF-8
+ * when they were decoded.  A new malloc'd string, or NULL.
+ */
+static char *track_json(const struct mp_track *t)
+{
+    json_t *o = json_object(), *artists = json_array();
+    char *text = NULL;
+    size_t i;
+    int bad = o == NULL || artists == NULL;
+
+    /* The _new calls take the value even when they fail. */
+    for (i = 0; !bad && i < t->nartists; i++)
+        bad |=
+            json_array_append_new(artists, json_string_nocheck(t->artists[i]));
+    if (!bad) {
+        bad |= json_object_set_new_nocheck(o, "name",
+                                           json_string_nocheck(t->name));
+        bad |= json_object_set_new_nocheck(o, "artists", artists);
+        artists = NULL;
+        bad |=
+            json_object_set_new_nocheck(o, "uri", json_string_nocheck(t->uri));
+        if (t->url != NULL)
+            bad |= json_object_set_new_nocheck(o, "url",
+                                               json_string_nocheck(t->url));
+    }
+    if (!bad)
+        text = nameko_dumps(o);
+    json_decref(artists);
+    json_decref(o);
+    return text;
+}
+
 int mp_builder_add(struct mp_builder *b, const struct mp_track *t)
 {
-    size_t need, i, slot;
+    size_t need, i, slot, jlen;
     const char **arts;
-    char *block, *pos;
+    char *block, *pos, *json;
     struct mp_track *out;
 
     if (b->n >= b->max || t->nartists == 0 || t->name == NULL || t->uri == NULL)
@@ -132,13 +174,19 @@ int mp_builder_add(struct mp_builder *b, const struct mp_track *t)
             return 0;
         slot = (slot + 1) & (b->nslots - 1);
     }
+    json = track_json(t);
+    if (json == NULL)
+        return TEMPO_EINTERNAL;
+    jlen = strlen(json);
     need = t->nartists * sizeof(char *) + strlen(t->name) + strlen(t->uri) +
-           (t->url != NULL ? strlen(t->url) + 1 : 0) + 2;
+           (t->url != NULL ? strlen(t->url) + 1 : 0) + 2 + jlen + 1;
     for (i = 0; i < t->nartists; i++)
         need += strlen(t->artists[i]) + 1;
     block = malloc(need);
-    if (block == NULL)
+    if (block == NULL) {
+        free(json);
         return TEMPO_EINTERNAL;
+    }
     arts = (const char **)(void *)block;
     pos = block + t->nartists * sizeof(char *);
     out = &b->t[b->n];
@@ -149,6 +197,9 @@ int mp_builder_add(struct mp_builder *b, const struct mp_track *t)
     out->name = copy_str(&pos, t->name);
     out->uri = copy_str(&pos, t->uri);
     out->url = t->url != NULL ? copy_str(&pos, t->url) : NULL;
+    b->json[b->n].json = copy_str(&pos, json);
+    b->json[b->n].len = jlen;
+    free(json);
     b->blocks[b->n] = block;
     b->slots[slot] = ++b->n;
     return 1;
@@ -168,8 +219,10 @@ struct mp_set *mp_builder_finish(struct mp_builder *b)
     atomic_init(&s->refs, 1);
     s->n = b->n;
     s->t = b->t;
+    s->json = b->json;
     s->blocks = b->blocks;
     b->t = NULL;
+    b->json = NULL;
     b->blocks = NULL;
     b->n = 0;
     mp_builder_destroy(b);
@@ -193,6 +246,7 @@ void mp_set_unref(struct mp_set *s)
     for (i = 0; i < s->n; i++)
         free(s->blocks[i]);
     free(s->blocks);
+    free(s->json);
     free(s->t);
     free(s);
 }
@@ -236,62 +290,17 @@ size_t mp_select(size_t n, size_t k, uint64_t (*rnd)(void *), void *rctx,
     return m;
 }
 
-/* The track as reply JSON.  Its strings were validated as UTF-8 when they
- * were decoded, and are copied per reply (jansson values are not shared
- * between threads), so jansson's own UTF-8 check is skipped: it was a
- * third of the cost of a sample. */
-static json_t *track_json(const struct mp_track *t)
+size_t mp_set_pick(const struct mp_set *s, size_t k, uint64_t (*rnd)(void *),
+                   void *rctx, struct nameko_raw *out)
 {
-    json_t *o = json_object(), *artists = json_array();
-    size_t i;
-    int bad = 0;
+    size_t idx[MP_PICK_MAX], m, i;
 
-    if (o == NULL || artists == NULL) {
-        json_decref(o);
-        json_decref(artists);
-        return NULL;
-    }
-    /* The _new calls take the value even when they fail. */
-    for (i = 0; i < t->nartists; i++)
-        bad |=
-            json_array_append_new(artists, json_string_nocheck(t->artists[i]));
-    bad |= json_object_set_new_nocheck(o, "name", json_string_nocheck(t->name));
-    bad |= json_object_set_new_nocheck(o, "artists", artists);
-    bad |= json_object_set_new_nocheck(o, "uri", json_string_nocheck(t->uri));
-    if (t->url != NULL)
-        bad |=
-            json_object_set_new_nocheck(o, "url", json_string_nocheck(t->url));
-    if (bad) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
-}
-
-json_t *mp_set_sample(const struct mp_set *s, size_t k, uint64_t (*rnd)(void *),
-                      void *rctx)
-{
-    size_t *idx, m, i;
-    json_t *out = json_array();
-
-    idx = malloc((k > 0 ? k : 1) * sizeof(*idx));
-    if (out == NULL || idx == NULL) {
-        free(idx);
-        json_decref(out);
-        return NULL;
-    }
+    if (k > MP_PICK_MAX)
+        k = MP_PICK_MAX;
     m = mp_select(mp_set_size(s), k, rnd, rctx, idx);
-    for (i = 0; i < m; i++) {
-        json_t *t = track_json(&s->t[idx[i]]);
-
-        if (t == NULL || json_array_append_new(out, t) != 0) {
-            json_decref(out);
-            out = NULL;
-            break;
-        }
-    }
-    free(idx);
-    return out;
+    for (i = 0; i < m; i++)
+        out[i] = s->json[idx[i]];
+    return m;
 }
 
 /* ---- core: timing -------------------------------------------------------- */
@@ -607,13 +616,11 @@ static int no_set(struct genre_pool *gp, int wait, int64_t deadline_ms,
     return gp->last_rc != 0 ? gp->last_rc : TEMPO_EUPSTREAM;
 }
 
-int music_pool_sample(struct music_pool *p, enum genre g, size_t k, int wait,
-                      int64_t deadline_ms, uint64_t (*rnd)(void *), void *rctx,
-                      json_t **tracks, char *err, size_t errlen)
+int music_pool_get(struct music_pool *p, enum genre g, int wait,
+                   int64_t deadline_ms, struct mp_set **set, char *err,
+                   size_t errlen)
 {
     struct genre_pool *gp;
-    struct mp_set *set = NULL;
-    json_t *out;
     int rc = 0;
 
     if ((int)g < 0 || g >= GENRE__COUNT) {
@@ -641,19 +648,10 @@ int music_pool_sample(struct music_pool *p, enum genre g, size_t k, int wait,
          * holds only until it starts, so it costs one wake-up. */
         if (!gp->refreshing && now >= mp_refresh_due(&gp->st, p->o.ttl_ms))
             pthread_cond_signal(&gp->wake);
-        set = mp_set_ref(gp->set);
+        *set = mp_set_ref(gp->set);
     }
     pthread_mutex_unlock(&gp->mu);
-    if (rc != 0)
-        return rc;
-    out = mp_set_sample(set, k, rnd, rctx);
-    mp_set_unref(set);
-    if (out == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return TEMPO_EINTERNAL;
-    }
-    *tracks = out;
-    return 0;
+    return rc;
 }
 
 size_t music_pool_size(struct music_pool *p, enum genre g)

@@ -27,11 +27,12 @@
 #ifndef TEMPO_MUSIC_POOL_H
 #define TEMPO_MUSIC_POOL_H
 
-#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "genre.h"
+#include "nameko.h"
 
 #define MUSIC_POOL_TRACKS 200 /* what a refresh aims for (20 pages) */
 
@@ -79,10 +80,17 @@ const struct mp_track *mp_set_track(const struct mp_set *s, size_t i);
 size_t mp_select(size_t n, size_t k, uint64_t (*rnd)(void *), void *rctx,
                  size_t *out);
 
-/* A new array of min(k, size) distinct tracks of s, each
- * {"name", "artists": [..], "uri", "url"?}; NULL when out of memory. */
-json_t *mp_set_sample(const struct mp_set *s, size_t k, uint64_t (*rnd)(void *),
-                      void *rctx);
+/* The most tracks one pick returns. */
+#define MP_PICK_MAX CONFIG_PLAYLIST_MAX
+
+/*
+ * Writes min(k, size, MP_PICK_MAX) distinct random tracks of s (mp_select)
+ * to out, each its reply JSON {"name", "artists": [..], "uri", "url"?} as
+ * nameko_dumps serialised it when the track was added; the bytes belong
+ * to s and stay valid while a reference to s is held.  Returns how many.
+ */
+size_t mp_set_pick(const struct mp_set *s, size_t k, uint64_t (*rnd)(void *),
+                   void *rctx, struct nameko_raw *out);
 
 enum mp_age { MP_FRESH, MP_STALE, MP_EXPIRED };
 
@@ -166,20 +174,21 @@ void music_pool_destroy(struct music_pool *p);
 #define MUSIC_POOL_UNAVAILABLE 2
 
 /*
- * k random distinct tracks of genre g (mp_set_sample), into *tracks (a new
- * reference).  With no pool yet:
+ * A new reference to genre g's current set (the caller picks from it with
+ * mp_set_pick and mp_set_unref's it when the reply is sent).  With no set
+ * yet:
  *   - wait: asks the refresher and waits for its refresh until deadline_ms
  *     (clock_mono_ms time); concurrent callers share one refresh;
  *   - !wait: returns MUSIC_POOL_WOULD_BLOCK, having done nothing;
  *   - either way, while a failed refresh backs off: MUSIC_POOL_UNAVAILABLE
  *     at once, with the failure (already logged by the refresh) in err.
  * Errors: TEMPO_EUPSTREAM (the refresh failed: err says why),
- * TEMPO_ETIMEOUT (deadline), TEMPO_EINTERNAL (out of memory).
+ * TEMPO_ETIMEOUT (deadline), TEMPO_EINTERNAL (no such genre).
  * Thread-safe; never calls upstream itself.
  */
-int music_pool_sample(struct music_pool *p, enum genre g, size_t k, int wait,
-                      int64_t deadline_ms, uint64_t (*rnd)(void *), void *rctx,
-                      json_t **tracks, char *err, size_t errlen);
+int music_pool_get(struct music_pool *p, enum genre g, int wait,
+                   int64_t deadline_ms, struct mp_set **set, char *err,
+                   size_t errlen);
 
 /* Tracks held for g (0: no pool); for tests and logs. */
 size_t music_pool_size(struct music_pool *p, enum genre g);

@@ -73,8 +73,8 @@ struct service_plan {
     char key[CACHE_KEY_MAX];
     int have_weather; /* weather came from the cache in plan_ready */
     struct weather_report weather;
-    int have_tracks; /* music settled in plan_ready (pool or degraded) */
-    json_t *tracks;  /* from the pool, or NULL for the catalog */
+    int have_tracks;    /* music settled in plan_ready (pool or degraded) */
+    struct mp_set *set; /* the genre's pool, or NULL for the catalog */
     char music_err[256];
 };
 
@@ -82,7 +82,8 @@ static int playlist_prepare(struct service *svc, struct service_plan *p,
                             char *err, size_t errlen);
 static int playlist_ready(struct service *svc, struct service_plan *p);
 static int playlist_run(struct service_worker *w, struct service_plan *p,
-                        json_t **result, struct service_fault *fault);
+                        struct service_result *result,
+                        struct service_fault *fault);
 
 static const struct method {
     const char *name;
@@ -91,7 +92,7 @@ static const struct method {
                    size_t errlen);
     int (*ready)(struct service *svc, struct service_plan *p);
     int (*run)(struct service_worker *w, struct service_plan *p,
-               json_t **result, struct service_fault *fault);
+               struct service_result *result, struct service_fault *fault);
 } methods[] = {
     {"get_playlist",
      (const char *const[]){"city", "lat", "lon", "country", NULL},
@@ -408,10 +409,40 @@ int service_plan_ready(struct service *svc, struct service_plan *p)
 }
 
 int service_run(struct service_worker *w, struct service_plan *p,
-                json_t **result, struct service_fault *f)
+                struct service_result *result, struct service_fault *f)
 {
+    int rc;
+
     memset(f, 0, sizeof(*f));
-    return p->m->run(w, p, result, f);
+    memset(result, 0, sizeof(*result));
+    rc = p->m->run(w, p, result, f);
+    if (rc != 0)
+        service_result_clear(result);
+    return rc;
+}
+
+void service_result_clear(struct service_result *r)
+{
+    json_decref(r->obj);
+    mp_set_unref(r->hold);
+    memset(r, 0, sizeof(*r));
+}
+
+json_t *service_result_json(const struct service_result *r)
+{
+    char *body = nameko_reply_encode_result_spliced(r->obj, "tracks", r->tracks,
+                                                    r->ntracks, NULL);
+    struct nameko_reply reply;
+    json_t *out = NULL;
+    char err[128];
+
+    if (body != NULL && nameko_reply_decode(body, strlen(body), &reply, err,
+                                            sizeof(err)) == 0) {
+        out = json_incref(reply.result);
+        nameko_reply_clear(&reply);
+    }
+    free(body);
+    return out;
 }
 
 void service_plan_free(struct service_plan *p)
@@ -419,7 +450,7 @@ void service_plan_free(struct service_plan *p)
     if (p == NULL)
         return;
     json_decref(p->kwargs);
-    json_decref(p->tracks);
+    mp_set_unref(p->set);
     free(p);
 }
 
@@ -428,11 +459,19 @@ int service_call(struct service_worker *w, const char *method,
                  json_t **result, struct service_fault *f)
 {
     struct service_plan *p = NULL;
+    struct service_result res;
     int rc = service_prepare(w->svc, method, args, kwargs, deadline_ms, &p, f);
 
+    *result = NULL;
     if (rc == 0)
-        rc = service_run(w, p, result, f);
+        rc = service_run(w, p, &res, f);
     service_plan_free(p);
+    if (rc == 0) {
+        *result = service_result_json(&res);
+        service_result_clear(&res);
+        if (*result == NULL)
+            rc = fault(f, TEMPO_EINTERNAL, "the reply cannot be encoded", NULL);
+    }
     return rc;
 }
 
@@ -595,9 +634,8 @@ static int pool_tracks(struct service *svc, struct service_plan *p,
 {
     int rc;
 
-    rc = music_pool_sample(svc->pool, g, (size_t)svc->cfg->playlist_size, wait,
-                           deadline_ms, pool_random, NULL, &p->tracks,
-                           p->music_err, sizeof(p->music_err));
+    rc = music_pool_get(svc->pool, g, wait, deadline_ms, &p->set, p->music_err,
+                        sizeof(p->music_err));
     if (rc == MUSIC_POOL_WOULD_BLOCK)
         return rc;
     if (rc == MUSIC_POOL_UNAVAILABLE) /* logged once by the refresher */
@@ -628,7 +666,7 @@ static int playlist_ready(struct service *svc, struct service_plan *p)
 }
 
 static int playlist_run(struct service_worker *w, struct service_plan *p,
-                        json_t **result, struct service_fault *f)
+                        struct service_result *result, struct service_fault *f)
 {
     struct service *svc = w->svc;
     const struct config *cfg = svc->cfg;
@@ -637,8 +675,9 @@ static int playlist_run(struct service_worker *w, struct service_plan *p,
     enum cache_how how = CACHE_HIT;
     enum genre g;
     char err[256];
-    json_t *tracks = NULL, *res = NULL;
+    json_t *res;
     const char *music = "catalog";
+    size_t k = (size_t)cfg->playlist_size;
     int rc = 0, degraded = 0;
 
     err[0] = '\0';
@@ -664,24 +703,27 @@ static int playlist_run(struct service_worker *w, struct service_plan *p,
     if (svc->pool != NULL) {
         if (!p->have_tracks)
             pool_tracks(svc, p, g, 1, phase_deadline(w, p));
-        tracks = p->tracks;
-        p->tracks = NULL;
-        if (tracks != NULL)
+        result->hold = p->set;
+        p->set = NULL;
+        if (result->hold != NULL)
             music = "spotify";
         else
             degraded = 1;
     }
-    if (tracks == NULL)
-        tracks = catalog_sample(svc->catalog, g, (size_t)cfg->playlist_size);
-    if (tracks == NULL || json_array_size(tracks) == 0) {
-        json_decref(tracks);
+    if (result->hold != NULL)
+        result->ntracks =
+            mp_set_pick(result->hold, k, pool_random, NULL, result->tracks);
+    else
+        result->ntracks = catalog_pick(svc->catalog, g, k, result->tracks);
+    if (result->ntracks == 0)
         return fault(f, TEMPO_EINTERNAL, "no tracks available", NULL);
-    }
 
-    res = json_pack("{s:o, s:f, s:s, s:o, s:{s:s, s:s}, s:b, s:s}", "location",
+    /* "tracks" holds its place in the object; the worker splices the
+     * picked tracks' bytes there (nameko_reply_encode_result_spliced). */
+    res = json_pack("{s:o, s:f, s:s, s:n, s:{s:s, s:s}, s:b, s:s}", "location",
                     location_json(&p->q, &rep), "temperature_c", rep.temp_c,
-                    "genre", genre_name(g), "tracks", tracks, "sources",
-                    "weather", weather_source(cfg), "music", music, "cached",
+                    "genre", genre_name(g), "tracks", "sources", "weather",
+                    weather_source(cfg), "music", music, "cached",
                     how != CACHE_FETCHED, "worker", cfg->worker_id);
     if (res != NULL && degraded) {
         json_object_set_new(res, "degraded", json_true());
@@ -691,6 +733,6 @@ static int playlist_run(struct service_worker *w, struct service_plan *p,
         json_object_set_new(res, "stale", json_true());
     if (res == NULL)
         return fault(f, TEMPO_EINTERNAL, "out of memory", NULL);
-    *result = res;
+    result->obj = res;
     return 0;
 }

@@ -14,7 +14,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
+#include "nameko.h"
+
 struct config;
+struct mp_set;
 struct service;
 struct service_worker;
 
@@ -67,6 +71,27 @@ struct service_fault {
 struct service_plan;
 
 /*
+ * A reply object whose playlist is already serialised: obj is the SPEC
+ * section 2 object with a placeholder at "tracks", and tracks[] are the
+ * playlist's entries in order (nameko_reply_encode_result_spliced puts
+ * them there).  The entries point into the catalog or into `hold`, a
+ * reference to the track pool's set, which service_result_clear drops.
+ */
+struct service_result {
+    json_t *obj;
+    struct nameko_raw tracks[CONFIG_PLAYLIST_MAX];
+    size_t ntracks;
+    struct mp_set *hold;
+};
+
+/* Releases what a result holds and zeroes it; a zeroed one is a no-op. */
+void service_result_clear(struct service_result *r);
+
+/* The whole reply object as a Nameko peer decodes it (tests, simple
+ * callers): a new reference, or NULL. */
+json_t *service_result_json(const struct service_result *r);
+
+/*
  * Prepares `method` (borrowed strings/values) with Nameko args (array) and
  * kwargs (object; either may be NULL).  Positional args bind to the
  * method's parameters in order, as on a Python method
@@ -86,16 +111,17 @@ int service_plan_ready(struct service *svc, struct service_plan *plan);
 
 /*
  * Runs a prepared plan on a thread that owns w.  Upstream work is cut
- * short to finish before the plan's deadline.  Returns 0 with *result a
- * new reference (the SPEC section 2 reply object), or a negative tempo_err
- * with *fault filled (the caller json_decref's fault->exc_args).
+ * short to finish before the plan's deadline.  Returns 0 with *result
+ * filled (service_result_clear it), or a negative tempo_err with *fault
+ * filled (the caller json_decref's fault->exc_args) and *result zeroed.
  */
 int service_run(struct service_worker *w, struct service_plan *plan,
-                json_t **result, struct service_fault *fault);
+                struct service_result *result, struct service_fault *fault);
 
 void service_plan_free(struct service_plan *plan); /* NULL is a no-op */
 
-/* service_prepare + service_run in one go (tests, simple callers). */
+/* service_prepare + service_run in one go, *result the reply object as
+ * service_result_json gives it (tests, simple callers). */
 int service_call(struct service_worker *w, const char *method,
                  const json_t *args, const json_t *kwargs, int64_t deadline_ms,
                  json_t **result, struct service_fault *fault);

@@ -145,16 +145,17 @@ static void set_fault_reply(struct job *j, struct service_fault *f)
  * tracks before it becomes an error: a shorter playlist is still an
  * answer.
  */
-static void set_result_reply(struct job *j, json_t *result)
+static void set_result_reply(struct job *j, const struct service_result *r)
 {
-    size_t before = json_array_size(json_object_get(result, "tracks")), kept;
+    size_t kept;
 
     free(j->reply);
-    j->reply = nameko_reply_encode_result_fit(result, "tracks", &kept);
+    j->reply = nameko_reply_encode_result_spliced(r->obj, "tracks", r->tracks,
+                                                  r->ntracks, &kept);
     j->outcome = NULL;
-    if (j->reply != NULL && kept < before)
+    if (j->reply != NULL && kept < r->ntracks)
         log_warn("%s: reply too large; cut from %zu to %zu tracks", j->e.method,
-                 before, kept);
+                 r->ntracks, kept);
     if (j->reply == NULL) {
         log_warn("%s: the reply cannot be encoded", j->e.method);
         set_error_reply(j, TEMPO_EUPSTREAM, "",
@@ -166,7 +167,7 @@ static void set_result_reply(struct job *j, json_t *result)
 static void run_job(struct service_worker *sw, struct job *j)
 {
     struct service_fault fault;
-    json_t *result = NULL;
+    struct service_result result;
     int rc;
 
     log_set_context(j->e.request_id[0] ? j->e.request_id : NULL,
@@ -177,13 +178,13 @@ static void run_job(struct service_worker *sw, struct job *j)
     service_plan_free(j->plan);
     j->plan = NULL;
     if (rc == 0) {
-        set_result_reply(j, result);
+        set_result_reply(j, &result);
         log_debug("%s answered", j->e.method);
     } else {
         log_info("%s failed: %s: %s", j->e.method, fault.exc_type, fault.value);
         set_fault_reply(j, &fault);
     }
-    json_decref(result);
+    service_result_clear(&result);
     log_set_request_id(NULL);
 }
 

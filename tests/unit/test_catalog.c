@@ -1,7 +1,8 @@
 /*
  * test_catalog.c - the built-in catalog: its data (real tracks, at least
  * 50 per genre, no duplicates), sampling (size, distinct tracks, variety,
- * no uri/url, safe from several threads) and the TSV parser's refusals.
+ * no uri/url, each track's bytes in nameko_dumps form, safe from several
+ * threads) and the TSV parser's refusals.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,8 +18,22 @@
 #include <string.h>
 
 #include "catalog.h"
+#include "raw_json.h"
 
 static struct catalog *cat;
+
+/* catalog_pick's tracks as the JSON array a reply carries. */
+static json_t *catalog_sample(const struct catalog *c, enum genre g, size_t n)
+{
+    size_t cap = n > catalog_count(c, g) ? catalog_count(c, g) : n;
+    struct nameko_raw *out = calloc(cap ? cap : 1, sizeof(*out));
+    json_t *a;
+
+    assert_non_null(out);
+    a = raw_json_array(out, catalog_pick(c, g, n, out));
+    free(out);
+    return a;
+}
 
 static int setup(void **state)
 {

@@ -1,10 +1,11 @@
 /*
  * test_music_pool.c - the track pool: the pure core (selection without
- * repeats, the builder's deduplication, the sample's JSON, ages, backoff,
- * acceptance and every refresher decision) and the shell with a scripted
- * fetch and a test clock (one fetch for many cold waiters, no waiting when
- * asked not to, background refresh after 3/4 TTL, a failed refresh keeps
- * the old pool, expiry after 2 TTL, backoff after a failed first fetch).
+ * repeats, the builder's deduplication, the tracks' serialised JSON, ages,
+ * backoff, acceptance and every refresher decision) and the shell with a
+ * scripted fetch and a test clock (one fetch for many cold waiters, no
+ * waiting when asked not to, background refresh after 3/4 TTL, a failed
+ * refresh keeps the old pool, expiry after 2 TTL, backoff after a failed
+ * first fetch).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,6 +27,7 @@
 /* Both weather-service/ and gateway/ hold a metrics.h: name ours. */
 #include "../../weather-service/metrics.h"
 #include "music_pool.h"
+#include "raw_json.h"
 
 static uint64_t lcg(void *ctx)
 {
@@ -33,6 +35,14 @@ static uint64_t lcg(void *ctx)
 
     *x = *x * 6364136223846793005ULL + 1442695040888963407ULL;
     return *x >> 17;
+}
+
+/* mp_set_pick's tracks as the JSON array a reply carries. */
+static json_t *pick_json(const struct mp_set *s, size_t k, uint64_t *seed)
+{
+    struct nameko_raw out[MP_PICK_MAX];
+
+    return raw_json_array(out, mp_set_pick(s, k, lcg, seed, out));
 }
 
 /* ---- core ---- */
@@ -138,7 +148,7 @@ static void test_sample_json(void **state)
     for (i = 0; i < 20; i++) {
         char *d;
 
-        a = mp_set_sample(s, 10, lcg, &seed);
+        a = pick_json(s, 10, &seed);
         assert_int_equal(json_array_size(a), 10);
         for (j = 0; j < 10; j++) {
             size_t k;
@@ -162,7 +172,7 @@ static void test_sample_json(void **state)
     free(first);
     assert_true(differ);
     /* The reply's track shape: name, artists, uri, url when known. */
-    a = mp_set_sample(s, 100, lcg, &seed);
+    a = pick_json(s, 100, &seed);
     assert_int_equal(json_array_size(a), 30);
     json_array_foreach(a, i, t)
     {
@@ -327,13 +337,20 @@ static int shell_teardown(void **state)
     return 0;
 }
 
+/* 10 tracks of g's pool, as a reply would carry them. */
 static int sample(enum genre g, int wait, json_t **out, char *err)
 {
     static _Thread_local uint64_t seed = 1;
+    struct mp_set *set = NULL;
+    int rc;
 
     *out = NULL;
-    return music_pool_sample(pool, g, 10, wait, clock_mono_ms() + 5000, lcg,
-                             &seed, out, err, 200);
+    rc = music_pool_get(pool, g, wait, clock_mono_ms() + 5000, &set, err, 200);
+    if (rc == 0) {
+        *out = pick_json(set, 10, &seed);
+        mp_set_unref(set);
+    }
+    return rc;
 }
 
 /* The fetch number the tracks of a sample came from. */

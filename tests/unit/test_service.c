@@ -125,14 +125,20 @@ static int call(const char *method, const char *args, const char *kwargs,
 static int call_try(const char *kwargs, json_t **res, struct service_fault *f)
 {
     struct service_plan *p = NULL;
+    struct service_result r;
     json_t *k = json_loads(kwargs, 0, NULL);
     int rc;
 
     *res = NULL;
     rc = service_prepare(svc, "get_playlist", NULL, k, 0, &p, f);
     if (rc == 0)
-        rc = service_plan_ready(svc, p) ? service_run(sw, p, res, f) : 1;
+        rc = service_plan_ready(svc, p) ? service_run(sw, p, &r, f) : 1;
     service_plan_free(p);
+    if (rc == 0) {
+        *res = service_result_json(&r);
+        assert_non_null(*res);
+        service_result_clear(&r);
+    }
     json_decref(k);
     return rc;
 }
