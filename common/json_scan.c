@@ -75,6 +75,10 @@ static int scan_string(struct scan *sc, struct span *sp, int *escaped)
         }
         if (c < 0x20)
             return -1;
+        if (c < 0x80 && c != '\\') { /* ASCII: all a Python peer sends */
+            sc->pos++;
+            continue;
+        }
         if (c != '\\') {
             n = validate_utf8_decode(sc->s + sc->pos, sc->len - sc->pos, &cp);
             if (n == 0)
