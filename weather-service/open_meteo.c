@@ -6,39 +6,32 @@
 #include "open_meteo.h"
 
 #include <jansson.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "breaker.h"
 #include "config.h"
 #include "errors.h"
 #include "http_client.h"
 #include "metrics.h"
+#include "provider.h"
 #include "validate.h"
 
 #define OM_NAME "open-meteo"
 
 struct open_meteo {
-    const struct config *cfg;
-    struct breaker *breaker;
+    struct weather_provider p;
 };
 
 struct open_meteo *open_meteo_create(const struct config *cfg)
 {
     struct open_meteo *om = calloc(1, sizeof(*om));
 
-    if (om == NULL)
-        return NULL;
-    om->cfg = cfg;
-    om->breaker = breaker_create((int)cfg->breaker_failures,
-                                 cfg->breaker_open_ms, WM_PROV_OPEN_METEO);
-    if (om->breaker == NULL) {
+    if (om != NULL &&
+        provider_init(&om->p, cfg, WM_PROV_OPEN_METEO, OM_NAME) != 0) {
         free(om);
-        return NULL;
+        om = NULL;
     }
-    wmetrics_provider_enable(WM_PROV_OPEN_METEO);
     return om;
 }
 
@@ -46,21 +39,8 @@ void open_meteo_destroy(struct open_meteo *om)
 {
     if (om == NULL)
         return;
-    breaker_destroy(om->breaker);
+    provider_fini(&om->p);
     free(om);
-}
-
-static int get_number(const json_t *v, double min, double max, double *out)
-{
-    double d;
-
-    if (!json_is_number(v))
-        return -1;
-    d = json_number_value(v);
-    if (!isfinite(d) || d < min || d > max)
-        return -1;
-    *out = d;
-    return 0;
 }
 
 int open_meteo_decode_geocoding(const char *body, size_t len,
@@ -90,8 +70,9 @@ int open_meteo_decode_geocoding(const char *body, size_t len,
     first = json_array_get(results, 0);
     name = json_object_get(first, "name");
     if (!json_is_string(name) || json_string_length(name) == 0 ||
-        get_number(json_object_get(first, "latitude"), -90, 90, &r.lat) ||
-        get_number(json_object_get(first, "longitude"), -180, 180, &r.lon)) {
+        provider_number(json_object_get(first, "latitude"), -90, 90, &r.lat) ||
+        provider_number(json_object_get(first, "longitude"), -180, 180,
+                        &r.lon)) {
         snprintf(err, errlen,
                  OM_NAME " geocoding answered a malformed "
                          "result");
@@ -141,7 +122,7 @@ int open_meteo_decode_forecast(const char *body, size_t len, double *temp_c,
                          "current.temperature_2m");
         goto out;
     }
-    if (get_number(v, -100.0, 100.0, &t) != 0) {
+    if (provider_number(v, -100.0, 100.0, &t) != 0) {
         snprintf(err, errlen,
                  OM_NAME " answered an implausible "
                          "temperature");
@@ -181,31 +162,11 @@ static int get(struct open_meteo *om, struct http_client *hc, const char *base,
                int follow_ups, struct http_response *resp, char *err,
                size_t errlen)
 {
-    static const char *const headers[] = {"Accept: application/json", NULL};
-    struct http_request req = {0};
-    char why[160];
-    char *url;
-    int rc;
+    int rc = provider_get(&om->p, hc, base, path, params, deadline_ms,
+                          follow_ups, resp, err, errlen);
 
-    url = http_url_build(base, path, params, why, sizeof(why));
-    if (url == NULL) {
-        snprintf(err, errlen, OM_NAME ": %s", why);
-        return TEMPO_EINTERNAL;
-    }
-    req.url = url;
-    req.headers = headers;
-    req.timeout_ms = om->cfg->upstream_timeout_ms;
-    req.retries = (int)om->cfg->upstream_retries;
-    req.deadline_ms = deadline_ms;
-    req.breaker = om->breaker;
-    req.metrics_provider = WM_PROV_OPEN_METEO;
-    req.follow_ups = follow_ups;
-    rc = http_client_request(hc, &req, resp, why, sizeof(why));
-    free(url);
-    if (rc != 0) {
-        snprintf(err, errlen, OM_NAME ": %s", why);
+    if (rc != 0)
         return rc;
-    }
     if (resp->status == 200)
         return 0;
     rc = TEMPO_EUPSTREAM;
@@ -242,7 +203,7 @@ int open_meteo_fetch(struct open_meteo *om, struct http_client *hc,
             params[6] = NULL;
         }
         /* The forecast follows: start only with time for both. */
-        rc = get(om, hc, om->cfg->open_meteo_geocoding_url, "/v1/search",
+        rc = get(om, hc, om->p.cfg->open_meteo_geocoding_url, "/v1/search",
                  params, deadline_ms, 1, &resp, err, errlen);
         if (rc != 0)
             goto out;
@@ -264,7 +225,7 @@ int open_meteo_fetch(struct open_meteo *om, struct http_client *hc,
     params[4] = "current";
     params[5] = "temperature_2m";
     params[6] = NULL;
-    rc = get(om, hc, om->cfg->open_meteo_url, "/v1/forecast", params,
+    rc = get(om, hc, om->p.cfg->open_meteo_url, "/v1/forecast", params,
              deadline_ms, 0, &resp, err, errlen);
     if (rc != 0)
         goto out;

@@ -6,38 +6,30 @@
 #include "owm.h"
 
 #include <jansson.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "breaker.h"
 #include "config.h"
 #include "errors.h"
 #include "http_client.h"
 #include "metrics.h"
+#include "provider.h"
 
 #define OWM_NAME "openweathermap"
 
 struct owm {
-    const struct config *cfg;
-    struct breaker *breaker;
+    struct weather_provider p;
 };
 
 struct owm *owm_create(const struct config *cfg)
 {
     struct owm *o = calloc(1, sizeof(*o));
 
-    if (o == NULL)
-        return NULL;
-    o->cfg = cfg;
-    o->breaker = breaker_create((int)cfg->breaker_failures,
-                                cfg->breaker_open_ms, WM_PROV_OWM);
-    if (o->breaker == NULL) {
+    if (o != NULL && provider_init(&o->p, cfg, WM_PROV_OWM, OWM_NAME) != 0) {
         free(o);
-        return NULL;
+        o = NULL;
     }
-    wmetrics_provider_enable(WM_PROV_OWM);
     return o;
 }
 
@@ -45,22 +37,8 @@ void owm_destroy(struct owm *o)
 {
     if (o == NULL)
         return;
-    breaker_destroy(o->breaker);
+    provider_fini(&o->p);
     free(o);
-}
-
-/* Reads a finite number within [min, max]; 0 on success. */
-static int get_number(const json_t *v, double min, double max, double *out)
-{
-    double d;
-
-    if (!json_is_number(v))
-        return -1;
-    d = json_number_value(v);
-    if (!isfinite(d) || d < min || d > max)
-        return -1;
-    *out = d;
-    return 0;
 }
 
 static void get_country(const json_t *v, char out[3])
@@ -98,7 +76,7 @@ int owm_decode(const char *body, size_t len, struct weather_report *out,
         snprintf(err, errlen, OWM_NAME " answered without main.temp");
         goto out;
     }
-    if (get_number(v, -100.0, 100.0, &r.temp_c) != 0) {
+    if (provider_number(v, -100.0, 100.0, &r.temp_c) != 0) {
         snprintf(err, errlen, OWM_NAME " answered an implausible main.temp");
         goto out;
     }
@@ -109,8 +87,8 @@ int owm_decode(const char *body, size_t len, struct weather_report *out,
     get_country(json_object_get(json_object_get(root, "sys"), "country"),
                 r.country);
     v = json_object_get(root, "coord");
-    if (get_number(json_object_get(v, "lat"), -90, 90, &lat) == 0 &&
-        get_number(json_object_get(v, "lon"), -180, 180, &lon) == 0) {
+    if (provider_number(json_object_get(v, "lat"), -90, 90, &lat) == 0 &&
+        provider_number(json_object_get(v, "lon"), -180, 180, &lon) == 0) {
         r.has_coords = 1;
         r.lat = lat;
         r.lon = lon;
@@ -126,10 +104,9 @@ int owm_fetch(struct owm *o, struct http_client *hc,
               const struct weather_query *q, int64_t deadline_ms,
               struct weather_report *out, char *err, size_t errlen)
 {
-    static const char *const headers[] = {"Accept: application/json", NULL};
-    struct http_request req = {0};
+    const struct config *cfg = o->p.cfg;
     struct http_response resp = {0};
-    char *url = NULL, *place = NULL, lat[32], lon[32], why[160];
+    char *place = NULL, lat[32], lon[32];
     const char *params[9];
     int rc;
 
@@ -149,7 +126,7 @@ int owm_fetch(struct owm *o, struct http_client *hc,
         params[0] = "q";
         params[1] = place;
         params[2] = "appid";
-        params[3] = o->cfg->openweather_api_key;
+        params[3] = cfg->openweather_api_key;
         params[4] = "units";
         params[5] = "metric";
         params[6] = NULL;
@@ -161,30 +138,15 @@ int owm_fetch(struct owm *o, struct http_client *hc,
         params[2] = "lon";
         params[3] = lon;
         params[4] = "appid";
-        params[5] = o->cfg->openweather_api_key;
+        params[5] = cfg->openweather_api_key;
         params[6] = "units";
         params[7] = "metric";
         params[8] = NULL;
     }
-    url = http_url_build(o->cfg->openweather_url, "/data/2.5/weather", params,
-                         why, sizeof(why));
-    if (url == NULL) {
-        rc = TEMPO_EINTERNAL;
-        snprintf(err, errlen, OWM_NAME ": %s", why);
+    rc = provider_get(&o->p, hc, cfg->openweather_url, "/data/2.5/weather",
+                      params, deadline_ms, 0, &resp, err, errlen);
+    if (rc != 0)
         goto out;
-    }
-    req.url = url;
-    req.headers = headers;
-    req.timeout_ms = o->cfg->upstream_timeout_ms;
-    req.retries = (int)o->cfg->upstream_retries;
-    req.deadline_ms = deadline_ms;
-    req.breaker = o->breaker;
-    req.metrics_provider = WM_PROV_OWM;
-    rc = http_client_request(hc, &req, &resp, why, sizeof(why));
-    if (rc != 0) {
-        snprintf(err, errlen, OWM_NAME ": %s", why);
-        goto out;
-    }
     switch (resp.status) {
     case 200:
         rc = owm_decode(resp.body, resp.len, out, err, errlen);
@@ -208,7 +170,6 @@ int owm_fetch(struct owm *o, struct http_client *hc,
     }
 out:
     http_response_clear(&resp);
-    free(url);
     free(place);
     return rc;
 }
