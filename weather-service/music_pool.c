@@ -7,12 +7,12 @@
  * strings, artist pointers and its reply JSON (serialised once, when it
  * is added), plus an atomic reference count: readers take a reference
  * under the genre's lock and pick their tracks after releasing it, so a
- * refresh can swap sets while replies are being built, and a reply splices
- * the tracks' bytes instead of building and serialising a jansson tree
- * per request (which was half of a Spotify-backed reply's cost).  The builder
- * deduplicates by uri with an open- addressing hash table.  Timing (mp_decide)
- * is a pure function of the genre's state and the time, so every transition is
- * unit-tested.
+ * refresh can swap sets while replies are being built, and a reply
+ * splices the tracks' bytes instead of building and serialising a jansson
+ * tree per request (which was half of a Spotify-backed reply's cost).
+ * The builder deduplicates by uri with an open-addressing hash table.
+ * Timing (mp_decide) is a pure function of the genre's state and the
+ * time, so every transition is unit-tested.
  *
  * Shell.  One refresher thread per genre sleeps on the genre's condition
  * variable until mp_decide's wake time or a request's signal, runs the
